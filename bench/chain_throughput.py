@@ -1,0 +1,130 @@
+"""Chain throughput against a plain Python loop doing the same per-record work.
+
+The work: json parse -> filter -> enrich -> json serialize, over 200k JSON lines. Runs, in one
+process and alternately, the plain loop and the same four steps as a streamrt job: at p=1 with
+object reuse on and off, and at p=2 with a rebalance edge. Prints records/s and each job's
+ratio to the loop measured in the same round (median over rounds).
+
+    python -m bench.chain_throughput [--records N] [--rounds R]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import random
+import statistics
+import time
+from collections.abc import Callable
+from typing import Any
+
+from streamrt import StreamExecutionEnvironment
+from streamrt.testing import CollectSink
+
+
+def make_lines(n: int) -> list[str]:
+    rng = random.Random(7)
+    countries = ["DE", "FR", "NL", "PL", "US", "SE"]
+    return [
+        json.dumps(
+            {
+                "order_id": i,
+                "user": f"user-{rng.randrange(5000)}",
+                "amount": round(rng.uniform(1, 500), 2),
+                "currency": "EUR",
+                "ts": 1_700_000_000_000 + i,
+                "items": rng.randrange(1, 9),
+                "country": rng.choice(countries),
+            }
+        )
+        for i in range(n)
+    ]
+
+
+def keep(order: dict[str, Any]) -> bool:
+    return bool(order["amount"] > 50.0)
+
+
+def enrich(order: dict[str, Any]) -> dict[str, Any]:
+    order["amount_usd"] = round(order["amount"] * 1.08, 2)
+    order["big"] = order["amount"] > 250.0
+    return order
+
+
+def plain_loop(lines: list[str]) -> int:
+    out: list[str] = []
+    loads, dumps = json.loads, json.dumps
+    for line in lines:
+        order = loads(line)
+        if keep(order):
+            out.append(dumps(enrich(order)))
+    return len(out)
+
+
+def streamrt_job(lines: list[str], *, parallelism: int, object_reuse: bool) -> int:
+    env = StreamExecutionEnvironment(
+        parallelism=parallelism, object_reuse=object_reuse, buffer_timeout_ms=100
+    )
+    stream = env.from_collection(lines)
+    if parallelism > 1:
+        stream = stream.rebalance()
+    sink: CollectSink[str] = CollectSink()
+    (
+        stream.map(json.loads)
+        .name("parse")
+        .filter(keep)
+        .name("keep")
+        .map(enrich)
+        .name("enrich")
+        .map(json.dumps)
+        .name("serialize")
+        .sink_to(sink)
+    )
+    env.execute("bench")
+    return len(sink.records)
+
+
+def timed(fn: Callable[[], int], n: int) -> tuple[float, int]:
+    start = time.perf_counter()
+    kept = fn()
+    return n / (time.perf_counter() - start), kept
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--records", type=int, default=200_000)
+    parser.add_argument("--rounds", type=int, default=5)
+    args = parser.parse_args()
+    lines = make_lines(args.records)
+    cases: dict[str, Callable[[], int]] = {
+        "p=1, object reuse off": lambda: streamrt_job(lines, parallelism=1, object_reuse=False),
+        "p=1, object reuse on": lambda: streamrt_job(lines, parallelism=1, object_reuse=True),
+        "p=2 + rebalance, reuse off": lambda: streamrt_job(
+            lines, parallelism=2, object_reuse=False
+        ),
+        "p=2 + rebalance, reuse on": lambda: streamrt_job(lines, parallelism=2, object_reuse=True),
+    }
+    ratios: dict[str, list[float]] = {name: [] for name in cases}
+    rates: dict[str, list[float]] = {name: [] for name in ["plain loop", *cases]}
+    expected = plain_loop(lines)
+    for _ in range(args.rounds):
+        for name, case in cases.items():
+            base, _ = timed(lambda: plain_loop(lines), args.records)
+            rate, kept = timed(case, args.records)
+            if kept != expected:
+                raise SystemExit(f"{name}: kept {kept} records, the loop kept {expected}")
+            rates["plain loop"].append(base)
+            rates[name].append(rate)
+            ratios[name].append(rate / base)
+    print(f"{args.records} records, {args.rounds} rounds, median of rounds")
+    print(f"{'case':32} {'records/s':>12} {'ratio to loop':>14}")
+    print(f"{'plain loop':32} {statistics.median(rates['plain loop']):>12,.0f} {'1.00':>14}")
+    for name in cases:
+        print(
+            f"{name:32} {statistics.median(rates[name]):>12,.0f} "
+            f"{statistics.median(ratios[name]):>14.2f}"
+        )
+
+
+if __name__ == "__main__":
+    main()

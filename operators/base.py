@@ -1,0 +1,141 @@
+"""Base classes for operators: lifecycle defaults, keyed state and timers, user functions.
+
+Port of Flink's ``AbstractStreamOperator`` and ``AbstractUdfStreamOperator``. The default
+behaviour forwards watermarks, statuses and latency markers unchanged; keyed operators fire
+their event-time timers before forwarding a watermark.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Generic, TypeVar
+
+from streamrt.functions import Function, RuntimeContext
+from streamrt.runtime.elements import (
+    MIN_WATERMARK,
+    LatencyMarker,
+    StreamRecord,
+    Watermark,
+    WatermarkStatus,
+)
+from streamrt.runtime.metric_groups import OperatorMetrics
+from streamrt.runtime.operator import OperatorContext
+from streamrt.runtime.outputs.output import Output
+from streamrt.runtime.state import KeyedStateBackend
+from streamrt.runtime.timer_service import InternalTimerService
+
+__all__ = ["AbstractStreamOperator", "AbstractUdfStreamOperator"]
+
+IN = TypeVar("IN")
+OUT = TypeVar("OUT")
+F = TypeVar("F")
+
+
+class AbstractStreamOperator(Generic[IN, OUT]):
+    """Defaults for every operator (house style C17: a base class only to share defaults).
+
+    Attributes:
+        context: set in ``setup``.
+        output: where the operator emits; set in ``setup``.
+        state_backend: keyed state, present when the operator runs on a keyed stream.
+        timer_service: per-key timers, created by ``create_timer_service``.
+        current_watermark: the last watermark received.
+    """
+
+    context: OperatorContext
+    output: Output[OUT]
+    metrics: OperatorMetrics
+    state_backend: KeyedStateBackend | None = None
+    timer_service: InternalTimerService | None = None
+    current_watermark: int = MIN_WATERMARK
+
+    def setup(self, context: OperatorContext, output: Output[OUT]) -> None:
+        """Keep the context and output; create keyed state when on a keyed stream."""
+        self.context = context
+        self.output = output
+        self.metrics = context.metrics
+        if context.key_selector is not None:
+            self.state_backend = KeyedStateBackend()
+
+    def create_timer_service(self) -> InternalTimerService:
+        """Per-key timers that call ``on_event_time``/``on_processing_time`` (keyed only)."""
+        assert self.state_backend is not None, "timers need a keyed stream"
+        self.timer_service = InternalTimerService(
+            self.state_backend,
+            self.context.processing_time,
+            self.on_event_time,
+            self.on_processing_time,
+        )
+        return self.timer_service
+
+    def on_event_time(self, timestamp: int, key: Any) -> None:
+        """An event-time timer fired (override with ``create_timer_service``)."""
+
+    def on_processing_time(self, timestamp: int, key: Any) -> None:
+        """A processing-time timer fired (override with ``create_timer_service``)."""
+
+    async def open(self) -> None:
+        """Nothing to prepare."""
+
+    def process_element(self, record: StreamRecord[IN]) -> None:
+        """Handle one record (every concrete operator overrides this)."""
+        raise NotImplementedError
+
+    def process_watermark(self, watermark: Watermark) -> None:
+        """Fire due event-time timers, then forward the watermark."""
+        self.current_watermark = watermark.timestamp
+        if self.timer_service is not None:
+            self.timer_service.advance_watermark(watermark.timestamp)
+        self.output.emit_watermark(watermark)
+
+    def process_watermark_status(self, status: WatermarkStatus) -> None:
+        """Forward."""
+        self.output.emit_watermark_status(status)
+
+    def process_latency_marker(self, marker: LatencyMarker) -> None:
+        """Forward."""
+        self.output.emit_latency_marker(marker)
+
+    async def prepare_snapshot_pre_barrier(self, checkpoint_id: int) -> None:
+        """Nothing to flush."""
+
+    def state_dict(self) -> dict[str, Any]:
+        """Keyed state and timers, when the operator has them."""
+        state: dict[str, Any] = {}
+        if self.state_backend is not None:
+            state["keyed"] = self.state_backend.state_dict()
+        if self.timer_service is not None:
+            state["timers"] = self.timer_service.state_dict()
+        return state
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        """Restore keyed state and timers."""
+        if "keyed" in state and self.state_backend is not None:
+            self.state_backend.load_state_dict(state["keyed"])
+        if "timers" in state and self.timer_service is not None:
+            self.timer_service.load_state_dict(state["timers"])
+
+    async def notify_checkpoint_complete(self, checkpoint_id: int) -> None:
+        """Nothing to commit."""
+
+    async def finish(self) -> None:
+        """Nothing left to emit."""
+
+    async def close(self) -> None:
+        """Nothing to release."""
+
+
+class AbstractUdfStreamOperator(AbstractStreamOperator[IN, OUT], Generic[IN, OUT, F]):
+    """An operator around a user function: calls its ``open``/``close`` when it has them."""
+
+    def __init__(self, function: F) -> None:
+        self.user_function = function
+
+    async def open(self) -> None:
+        """Open the user function with a runtime context."""
+        if isinstance(self.user_function, Function):
+            self.user_function.open(RuntimeContext(self.context, self.state_backend))
+
+    async def close(self) -> None:
+        """Close the user function."""
+        if isinstance(self.user_function, Function):
+            self.user_function.close()

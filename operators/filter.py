@@ -1,0 +1,33 @@
+"""Port of Flink's ``StreamFilter``: forwards the records whose value passes a predicate."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+from operators.base import AbstractUdfStreamOperator
+from streamrt.runtime.elements import StreamRecord
+from streamrt.runtime.operator import OperatorContext
+from streamrt.runtime.outputs.output import Output
+
+__all__ = ["FilterOperator"]
+
+T = TypeVar("T")
+
+
+class FilterOperator(AbstractUdfStreamOperator[T, T, Any]):
+    """Keeps values for which ``predicate(value)`` is truthy."""
+
+    def __init__(self, predicate: Callable[[T], object], function: Any = None) -> None:
+        super().__init__(function if function is not None else predicate)
+        self._predicate = predicate
+
+    def setup(self, context: OperatorContext, output: Output[T]) -> None:
+        """Bind the output's ``collect`` once."""
+        super().setup(context, output)
+        self._collect = output.collect
+
+    def process_element(self, record: StreamRecord[T]) -> None:
+        """Emit the record unchanged if the predicate holds."""
+        if self._predicate(record.value):
+            self._collect(record)

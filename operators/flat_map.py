@@ -1,0 +1,42 @@
+"""Port of Flink's ``StreamFlatMap``: each value becomes any number of values."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from typing import Any, TypeVar
+
+from operators.base import AbstractUdfStreamOperator
+from streamrt.runtime.elements import StreamRecord
+from streamrt.runtime.operator import OperatorContext
+from streamrt.runtime.outputs.output import Output
+from streamrt.runtime.outputs.timestamped import TimestampedCollector
+
+__all__ = ["FlatMapOperator"]
+
+IN = TypeVar("IN")
+OUT = TypeVar("OUT")
+
+
+class FlatMapOperator(AbstractUdfStreamOperator[IN, OUT, Any]):
+    """Emits every value of the iterable ``fn(value)`` returns, with the input's timestamp."""
+
+    def __init__(self, fn: Callable[[IN], Iterable[OUT]], function: Any = None) -> None:
+        super().__init__(function if function is not None else fn)
+        self._fn = fn
+
+    def setup(self, context: OperatorContext, output: Output[OUT]) -> None:
+        """Wrap the output in a ``TimestampedCollector``."""
+        super().setup(context, output)
+        self._collector = TimestampedCollector(output)
+
+    def process_element(self, record: StreamRecord[IN]) -> None:
+        """Emit each value ``fn`` returns (or yields)."""
+        collector = self._collector
+        collector.timestamp = record.timestamp
+        result = self._fn(record.value)
+        if result is None:
+            msg = "the flat_map function returned None; it must return or yield an iterable"
+            raise TypeError(msg)
+        collect = collector.collect
+        for value in result:
+            collect(value)

@@ -1,0 +1,154 @@
+"""Port of Flink's ``ProcessOperator`` and ``KeyedProcessOperator``.
+
+One operator serves both: on a keyed stream it sets the record's key as the current key (for
+state and timers) and fires ``on_timer``; elsewhere, registering a timer is an error, as in Flink.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+from operators.base import AbstractUdfStreamOperator
+from streamrt.errors import GraphError, OperatorError
+from streamrt.functions import ProcessFunction, TimerService
+from streamrt.runtime.elements import StreamRecord
+from streamrt.runtime.operator import OperatorContext
+from streamrt.runtime.output_tag import OutputTag
+from streamrt.runtime.outputs.output import Output
+from streamrt.runtime.outputs.timestamped import TimestampedCollector
+from streamrt.runtime.timer_service import InternalTimerService
+
+__all__ = ["ProcessOperator"]
+
+IN = TypeVar("IN")
+OUT = TypeVar("OUT")
+
+#: A plain callable used as a process function: ``fn(value, ctx, out)``.
+ProcessCallable = Callable[[Any, Any, Any], None]
+
+
+class _TimerService:
+    """The user's view of time; timers only exist on keyed streams."""
+
+    __slots__ = ("_operator",)
+
+    def __init__(self, operator: ProcessOperator[Any, Any]) -> None:
+        self._operator = operator
+
+    def _timers(self) -> InternalTimerService:
+        timers = self._operator.timer_service
+        if timers is None:
+            msg = (
+                f"timers need a keyed stream; operator {self._operator.context.name!r} is not "
+                "keyed (call key_by() before process())"
+            )
+            raise GraphError(msg)
+        return timers
+
+    def current_processing_time(self) -> int:
+        return self._operator.context.processing_time.current_processing_time()
+
+    def current_watermark(self) -> int:
+        return self._operator.current_watermark
+
+    def register_event_time_timer(self, timestamp: int) -> None:
+        self._timers().register_event_time_timer(timestamp)
+
+    def register_processing_time_timer(self, timestamp: int) -> None:
+        self._timers().register_processing_time_timer(timestamp)
+
+    def delete_event_time_timer(self, timestamp: int) -> None:
+        self._timers().delete_event_time_timer(timestamp)
+
+    def delete_processing_time_timer(self, timestamp: int) -> None:
+        self._timers().delete_processing_time_timer(timestamp)
+
+
+class _Context:
+    """The ``ctx`` argument: timestamp, timers, side outputs, current key."""
+
+    __slots__ = ("_collector", "_operator", "_timer_service", "ts")
+
+    def __init__(
+        self, operator: ProcessOperator[Any, Any], collector: TimestampedCollector[Any]
+    ) -> None:
+        self._operator = operator
+        self._collector = collector
+        self._timer_service = _TimerService(operator)
+        self.ts: int | None = None
+
+    def timestamp(self) -> int | None:
+        return self.ts
+
+    def timer_service(self) -> TimerService:
+        return self._timer_service
+
+    def output(self, tag: OutputTag[Any], value: Any) -> None:
+        if not isinstance(tag, OutputTag):
+            msg = f"ctx.output needs an OutputTag; got {tag!r}"
+            raise TypeError(msg)
+        self._collector.collect_side(tag, value)
+
+    def get_current_key(self) -> Any:
+        backend = self._operator.state_backend
+        if backend is None:
+            msg = f"operator {self._operator.context.name!r} is not keyed; it has no current key"
+            raise GraphError(msg)
+        return backend.current_key
+
+
+class ProcessOperator(AbstractUdfStreamOperator[IN, OUT, Any]):
+    """Calls ``process_element(value, ctx, out)`` per record and ``on_timer`` per timer."""
+
+    def __init__(self, function: ProcessFunction[IN, OUT] | ProcessCallable) -> None:
+        super().__init__(function)
+        if isinstance(function, ProcessFunction):
+            self._process: ProcessCallable = function.process_element
+            self._on_timer: ProcessCallable | None = function.on_timer
+        elif callable(function):
+            self._process = function
+            self._on_timer = None
+        else:
+            msg = f"process() needs a ProcessFunction or a callable; got {function!r}"
+            raise GraphError(msg)
+
+    def setup(self, context: OperatorContext, output: Output[OUT]) -> None:
+        """Build the collector and context; keyed streams get a timer service."""
+        super().setup(context, output)
+        self._collector: TimestampedCollector[OUT] = TimestampedCollector(output)
+        self._ctx = _Context(self, self._collector)
+        self._key_of = context.key_selector
+        if self._key_of is not None:
+            self.create_timer_service()
+
+    def process_element(self, record: StreamRecord[IN]) -> None:
+        """Call the user function with the value, a context and a collector."""
+        if self._key_of is not None:
+            self.state_backend.current_key = self._key_of(record.value)  # type: ignore[union-attr]
+        self._collector.timestamp = self._ctx.ts = record.timestamp
+        self._process(record.value, self._ctx, self._collector)
+
+    def _fire(self, timestamp: int) -> None:
+        if self._on_timer is not None:
+            self._collector.timestamp = self._ctx.ts = timestamp
+            self._on_timer(timestamp, self._ctx, self._collector)
+
+    def on_event_time(self, timestamp: int, key: Any) -> None:
+        """An event-time timer fired: call ``on_timer`` with the timer's timestamp."""
+        self._fire(timestamp)
+
+    def on_processing_time(self, timestamp: int, key: Any) -> None:
+        """A processing-time timer fired: call ``on_timer``; emits carry no event timestamp."""
+        if self._on_timer is None:
+            return
+        self._collector.timestamp = None
+        self._ctx.ts = timestamp
+        try:  # runs as a task mail, outside any chained call that would name the operator
+            self._on_timer(timestamp, self._ctx, self._collector)
+        except OperatorError:
+            raise
+        except Exception as exc:
+            c = self.context
+            detail = f"{type(exc).__name__} in on_timer: {exc}"
+            raise OperatorError(c.name, c.subtask_index, c.parallelism, detail) from exc

@@ -1,0 +1,83 @@
+"""The terminal operator: hands records to a ``SinkWriter``.
+
+Port of the role of Flink's ``SinkWriterOperator``. The operator counts the records it writes
+as its records-out (FLIP-33's meaning for sinks) and exposes the writer's back-pressure to the
+task: when the writer's buffer is full the task awaits its ``flush`` between input batches.
+"""
+
+from __future__ import annotations
+
+from typing import Any, TypeVar
+
+from operators.base import AbstractStreamOperator
+from streamrt.runtime.elements import LatencyMarker, StreamRecord
+from streamrt.runtime.operator import OperatorContext
+from streamrt.runtime.outputs.output import Output
+from streamrt.runtime.sink_writer import Sink, SinkWriter, SinkWriterContext
+
+__all__ = ["SinkOperator"]
+
+T = TypeVar("T")
+
+
+class SinkOperator(AbstractStreamOperator[T, Any]):
+    """Writes every record to a writer created from ``sink`` for this subtask."""
+
+    def __init__(self, sink: Sink[T]) -> None:
+        self._sink = sink
+        #: wall-clock latency of the last latency marker that reached this sink, in ms
+        self.last_latency_ms: float | None = None
+
+    def setup(self, context: OperatorContext, output: Output[Any]) -> None:
+        """Create the writer."""
+        super().setup(context, output)
+        self.writer: SinkWriter[T] = self._sink.create_writer(
+            SinkWriterContext(
+                context.subtask_index, context.parallelism, context.job_name, context.name
+            )
+        )
+        self._write = self.writer.write
+        self._records_out = context.metrics.records_out
+
+    async def open(self) -> None:
+        """Open the writer."""
+        await self.writer.open()
+
+    def process_element(self, record: StreamRecord[T]) -> None:
+        """Write one record."""
+        self._write(record.value, record.timestamp)
+        self._records_out.count += 1
+
+    def process_latency_marker(self, marker: LatencyMarker) -> None:
+        """Record how long the marker took from its source."""
+        now = self.context.processing_time.current_processing_time()
+        self.last_latency_ms = now - marker.marked_time_ms
+
+    @property
+    def available(self) -> bool:
+        """Whether the writer can take more records without a flush."""
+        return self.writer.available
+
+    async def wait_available(self) -> None:
+        """Flush the writer (the task is back-pressured meanwhile)."""
+        await self.writer.flush(False)
+
+    async def prepare_snapshot_pre_barrier(self, checkpoint_id: int) -> None:
+        """Deliver everything written before the barrier (at-least-once)."""
+        await self.writer.flush(False)
+
+    def state_dict(self) -> dict[str, Any]:
+        """The writer's state."""
+        return {"writer": self.writer.state_dict()}
+
+    async def notify_checkpoint_complete(self, checkpoint_id: int) -> None:
+        """Let the writer commit."""
+        await self.writer.notify_checkpoint_complete(checkpoint_id)
+
+    async def finish(self) -> None:
+        """Deliver everything at end of input."""
+        await self.writer.flush(True)
+
+    async def close(self) -> None:
+        """Close the writer."""
+        await self.writer.close()

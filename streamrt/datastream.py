@@ -1,0 +1,394 @@
+"""The DataStream API: PyFlink's names, the Python way.
+
+A ``DataStream`` is a handle on the output of an operator (or a virtual stream: a union, a
+re-partitioning, a side output). Every method adds nodes and edges to the environment's stream
+graph at once; nothing runs until ``env.execute()``. Plain callables are accepted wherever a
+function object is.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Generic, TypeVar, cast
+
+import operators as ops
+from streamrt.connectors.print_sink import PrintSink
+from streamrt.errors import GraphError
+from streamrt.functions import (
+    FilterFunction,
+    FlatMapFunction,
+    Function,
+    KeySelector,
+    MapFunction,
+    ProcessFunction,
+    ReduceFunction,
+)
+from streamrt.runtime.output_tag import OutputTag
+from streamrt.runtime.partitioners import (
+    BroadcastPartitioner,
+    ForwardPartitioner,
+    GlobalPartitioner,
+    KeyGroupStreamPartitioner,
+    RebalancePartitioner,
+    RescalePartitioner,
+    ShufflePartitioner,
+    StreamPartitioner,
+)
+from streamrt.runtime.sink_writer import Sink
+from streamrt.runtime.stream_graph import ChainingStrategy, NodeKind, StreamNode
+from streamrt.runtime.watermark_strategy import WatermarkStrategy
+from streamrt.testing import CollectSink
+
+if TYPE_CHECKING:
+    from streamrt.environment import StreamExecutionEnvironment
+    from streamrt.runtime.operator import StreamOperator
+
+__all__ = ["DataStream", "DataStreamSink", "KeyedStream"]
+
+T = TypeVar("T")
+U = TypeVar("U")
+K = TypeVar("K")
+
+
+@dataclass(frozen=True)
+class _Input:
+    """How a stream reaches the next operator: from which node, partitioned how, which tag."""
+
+    node_id: int
+    partitioner: StreamPartitioner | None = None
+    tag: OutputTag[Any] | None = None
+
+
+def _per_subtask(function: Any, operator_name: str) -> Callable[[], Any]:
+    """A factory giving each subtask its own copy of a function object.
+
+    Flink serializes one copy per subtask; plain callables are shared.
+    """
+    if not isinstance(function, Function):
+        return lambda: function
+    try:
+        copy.deepcopy(function)
+    except Exception as exc:
+        msg = (
+            f"the function of operator {operator_name!r} cannot be copied for each subtask: "
+            f"{type(exc).__name__}: {exc}; create unpicklable resources in open() instead"
+        )
+        raise GraphError(msg) from exc
+    return lambda: copy.deepcopy(function)
+
+
+def _callable(function: Any, method: str, kind: type, api: str) -> Callable[..., Any]:
+    if isinstance(function, kind):
+        return cast("Callable[..., Any]", getattr(function, method))
+    if callable(function):
+        return cast("Callable[..., Any]", function)
+    msg = f"{api}() needs a {kind.__name__} or a callable; got {function!r}"
+    raise GraphError(msg)
+
+
+class DataStream(Generic[T]):
+    """A stream of records of type ``T``."""
+
+    def __init__(
+        self,
+        env: StreamExecutionEnvironment,
+        inputs: tuple[_Input, ...],
+        node: StreamNode | None = None,
+    ) -> None:
+        self._env = env
+        self._inputs = inputs
+        self._node = node
+
+    # -- the operator behind this stream ----------------------------------------------------
+    def _operator_node(self, method: str) -> StreamNode:
+        if self._node is None:
+            msg = (
+                f"{method}() applies to the output of an operator; this stream is the result of "
+                "key_by(), union(), a partitioning or get_side_output()"
+            )
+            raise GraphError(msg)
+        return self._node
+
+    def name(self, name: str) -> DataStream[T]:
+        """Name the operator (shown in plans, errors and metrics)."""
+        if not isinstance(name, str) or not name.strip():
+            msg = f"an operator name must be a non-empty string; got {name!r}"
+            raise GraphError(msg)
+        self._operator_node("name").name = name
+        return self
+
+    def uid(self, uid: str) -> DataStream[T]:
+        """Give the operator a stable id for its state across job versions."""
+        self._operator_node("uid").uid = uid
+        return self
+
+    def set_parallelism(self, parallelism: int) -> DataStream[T]:
+        """Run the operator with ``parallelism`` subtasks."""
+        node = self._operator_node("set_parallelism")
+        if isinstance(parallelism, bool) or not isinstance(parallelism, int) or parallelism < 1:
+            msg = f"parallelism must be an int >= 1; got {parallelism!r} for {node.name!r}"
+            raise GraphError(msg)
+        if not getattr(node.source, "parallel", True) and parallelism != 1:
+            msg = f"source {node.name!r} is not parallel; its parallelism must be 1"
+            raise GraphError(msg)
+        node.parallelism = parallelism
+        return self
+
+    def set_max_parallelism(self, max_parallelism: int) -> DataStream[T]:
+        """Set the number of key groups of the operator's keyed state."""
+        node = self._operator_node("set_max_parallelism")
+        if not 1 <= max_parallelism <= 32768:
+            msg = f"max_parallelism must be in [1, 32768]; got {max_parallelism} for {node.name!r}"
+            raise GraphError(msg)
+        node.max_parallelism = max_parallelism
+        return self
+
+    def disable_chaining(self) -> DataStream[T]:
+        """Run the operator in a task of its own."""
+        self._operator_node("disable_chaining").chaining = ChainingStrategy.NEVER
+        return self
+
+    def start_new_chain(self) -> DataStream[T]:
+        """Start a new chain at this operator (operators after it may chain to it)."""
+        self._operator_node("start_new_chain").chaining = ChainingStrategy.HEAD
+        return self
+
+    # -- building ----------------------------------------------------------------------------
+    def _connect(
+        self,
+        name: str,
+        factory: Callable[[], StreamOperator[Any]],
+        *,
+        kind: NodeKind = NodeKind.OPERATOR,
+        key_selector: Callable[[Any], Any] | None = None,
+    ) -> StreamNode:
+        node = self._env.add_node(name, kind, factory, key_selector=key_selector)
+        for source in self._inputs:
+            self._env.stream_graph.add_edge(
+                source.node_id, node.node_id, source.partitioner, source.tag
+            )
+        return node
+
+    def _transform(
+        self,
+        name: str,
+        factory: Callable[[], StreamOperator[Any]],
+    ) -> DataStream[Any]:
+        node = self._connect(name, factory, key_selector=self._key_selector())
+        return DataStream(self._env, (_Input(node.node_id),), node)
+
+    def _key_selector(self) -> Callable[[Any], Any] | None:
+        return None
+
+    def map(self, func: Callable[[T], U] | MapFunction[T, U]) -> DataStream[U]:
+        """Apply ``func`` to every value."""
+        _callable(func, "map", MapFunction, "map")
+        make = _per_subtask(func, "Map")
+
+        def factory() -> StreamOperator[Any]:
+            f = make()
+            return ops.MapOperator(_callable(f, "map", MapFunction, "map"), f)
+
+        return self._transform("Map", factory)
+
+    def flat_map(self, func: Callable[[T], Iterable[U]] | FlatMapFunction[T, U]) -> DataStream[U]:
+        """Replace every value by the values of the iterable ``func`` returns or yields."""
+        _callable(func, "flat_map", FlatMapFunction, "flat_map")
+        make = _per_subtask(func, "Flat Map")
+
+        def factory() -> StreamOperator[Any]:
+            f = make()
+            return ops.FlatMapOperator(_callable(f, "flat_map", FlatMapFunction, "flat_map"), f)
+
+        return self._transform("Flat Map", factory)
+
+    def filter(self, func: Callable[[T], object] | FilterFunction[T]) -> DataStream[T]:
+        """Keep the values for which ``func`` is truthy."""
+        _callable(func, "filter", FilterFunction, "filter")
+        make = _per_subtask(func, "Filter")
+
+        def factory() -> StreamOperator[Any]:
+            f = make()
+            return ops.FilterOperator(_callable(f, "filter", FilterFunction, "filter"), f)
+
+        return self._transform("Filter", factory)
+
+    def process(self, func: ProcessFunction[T, U] | Callable[[T, Any, Any], None]) -> DataStream[U]:
+        """Call ``func.process_element(value, ctx, out)`` per value (timers on keyed streams)."""
+        if not isinstance(func, ProcessFunction) and not callable(func):
+            msg = f"process() needs a ProcessFunction or a callable; got {func!r}"
+            raise GraphError(msg)
+        name = "KeyedProcess" if self._key_selector() is not None else "Process"
+        make = _per_subtask(func, name)
+        return self._transform(name, lambda: ops.ProcessOperator(make()))
+
+    def key_by(self, key_selector: Callable[[T], K] | KeySelector[T, K]) -> KeyedStream[T, K]:
+        """Partition by key: equal keys reach the same subtask; state and timers are per key."""
+        selector = _callable(key_selector, "get_key", KeySelector, "key_by")
+        inputs = tuple(
+            _Input(i.node_id, KeyGroupStreamPartitioner(selector), i.tag) for i in self._inputs
+        )
+        return KeyedStream(self._env, inputs, selector)
+
+    def union(self, *streams: DataStream[T]) -> DataStream[T]:
+        """Merge this stream with others of the same type (no order between them)."""
+        inputs = list(self._inputs)
+        for stream in streams:
+            if not isinstance(stream, DataStream) or stream._env is not self._env:  # noqa: SLF001
+                msg = "union() takes DataStreams of the same environment"
+                raise GraphError(msg)
+            inputs.extend(stream._inputs)  # noqa: SLF001  (same class)
+        return DataStream(self._env, tuple(inputs))
+
+    def get_side_output(self, tag: OutputTag[U]) -> DataStream[U]:
+        """The records this operator emitted to side output ``tag``."""
+        node = self._operator_node("get_side_output")
+        if not isinstance(tag, OutputTag):
+            msg = f"get_side_output() needs an OutputTag; got {tag!r}"
+            raise GraphError(msg)
+        return DataStream(self._env, (_Input(node.node_id, None, tag),))
+
+    def assign_timestamps_and_watermarks(
+        self, watermark_strategy: WatermarkStrategy
+    ) -> DataStream[T]:
+        """Re-assign timestamps and generate watermarks here (upstream watermarks are dropped)."""
+        if not isinstance(watermark_strategy, WatermarkStrategy):
+            msg = (
+                "assign_timestamps_and_watermarks() needs a WatermarkStrategy; "
+                f"got {watermark_strategy!r}"
+            )
+            raise GraphError(msg)
+        interval = self._env.auto_watermark_interval_ms
+        return self._transform(
+            "Timestamps/Watermarks",
+            lambda: ops.TimestampsAndWatermarksOperator(watermark_strategy, interval),
+        )
+
+    # -- partitioning --------------------------------------------------------------------------
+    def _partition(self, partitioner: StreamPartitioner) -> DataStream[T]:
+        inputs = tuple(_Input(i.node_id, partitioner, i.tag) for i in self._inputs)
+        return DataStream(self._env, inputs)
+
+    def forward(self) -> DataStream[T]:
+        """Each subtask sends to the downstream subtask with its index (equal parallelism)."""
+        return self._partition(ForwardPartitioner())
+
+    def rebalance(self) -> DataStream[T]:
+        """Round robin over all downstream subtasks."""
+        return self._partition(RebalancePartitioner())
+
+    def rescale(self) -> DataStream[T]:
+        """Round robin over a local subset of downstream subtasks."""
+        return self._partition(RescalePartitioner())
+
+    def shuffle(self) -> DataStream[T]:
+        """A random downstream subtask per record."""
+        return self._partition(ShufflePartitioner())
+
+    def broadcast(self) -> DataStream[T]:
+        """Every record to every downstream subtask."""
+        return self._partition(BroadcastPartitioner())
+
+    def global_(self) -> DataStream[T]:
+        """Everything to downstream subtask 0 (``global`` is a Python keyword)."""
+        return self._partition(GlobalPartitioner())
+
+    # -- sinks ---------------------------------------------------------------------------------
+    def sink_to(self, sink: Sink[T]) -> DataStreamSink[T]:
+        """Write every record to ``sink``."""
+        if not hasattr(sink, "create_writer"):
+            msg = f"sink_to() needs a Sink (an object with create_writer()); got {sink!r}"
+            raise GraphError(msg)
+        node = self._connect(
+            f"Sink: {type(sink).__name__}",
+            lambda: ops.SinkOperator(sink),
+            kind=NodeKind.SINK,
+            key_selector=self._key_selector(),
+        )
+        return DataStreamSink(self._env, node)
+
+    def print(self, prefix: str = "") -> DataStreamSink[T]:
+        """Print every value to standard output (``"n> "`` prefixes when parallel)."""
+        return self.sink_to(PrintSink(prefix)).name("Print to Std. Out")
+
+    def execute_and_collect(self, job_name: str = "collect") -> list[T]:
+        """Run the job (which must be bounded) and return the values of this stream."""
+        sink: CollectSink[T] = CollectSink()
+        self.sink_to(sink).name("Collect").set_parallelism(1)
+        self._env.execute(job_name)
+        return sink.values
+
+    async def execute_and_collect_async(self, job_name: str = "collect") -> list[T]:
+        """``execute_and_collect`` inside a running event loop."""
+        sink: CollectSink[T] = CollectSink()
+        self.sink_to(sink).name("Collect").set_parallelism(1)
+        await self._env.execute_async(job_name)
+        return sink.values
+
+
+class KeyedStream(DataStream[T], Generic[T, K]):
+    """A stream partitioned by key; operators on it have per-key state and timers."""
+
+    def __init__(
+        self,
+        env: StreamExecutionEnvironment,
+        inputs: tuple[_Input, ...],
+        key_selector: Callable[[T], K],
+    ) -> None:
+        super().__init__(env, inputs)
+        self._selector = key_selector
+
+    def _key_selector(self) -> Callable[[Any], Any] | None:
+        return self._selector
+
+    def reduce(self, func: Callable[[T, T], T] | ReduceFunction[T]) -> DataStream[T]:
+        """Rolling reduce: emit ``func(previous result, value)`` for every value, per key."""
+        _callable(func, "reduce", ReduceFunction, "reduce")
+        make = _per_subtask(func, "Keyed Reduce")
+
+        def factory() -> StreamOperator[Any]:
+            f = make()
+            return ops.ReduceOperator(_callable(f, "reduce", ReduceFunction, "reduce"), f)
+
+        return self._transform("Keyed Reduce", factory)
+
+
+class DataStreamSink(Generic[T]):
+    """The handle a sink returns: name it, size it, keep it apart from chains."""
+
+    def __init__(self, env: StreamExecutionEnvironment, node: StreamNode) -> None:
+        self._env = env
+        self._node = node
+
+    def name(self, name: str) -> DataStreamSink[T]:
+        """Name the sink."""
+        if not isinstance(name, str) or not name.strip():
+            msg = f"an operator name must be a non-empty string; got {name!r}"
+            raise GraphError(msg)
+        self._node.name = name
+        return self
+
+    def uid(self, uid: str) -> DataStreamSink[T]:
+        """Give the sink a stable id."""
+        self._node.uid = uid
+        return self
+
+    def set_parallelism(self, parallelism: int) -> DataStreamSink[T]:
+        """Run the sink with ``parallelism`` subtasks."""
+        if isinstance(parallelism, bool) or not isinstance(parallelism, int) or parallelism < 1:
+            msg = f"parallelism must be an int >= 1; got {parallelism!r} for {self._node.name!r}"
+            raise GraphError(msg)
+        self._node.parallelism = parallelism
+        return self
+
+    def disable_chaining(self) -> DataStreamSink[T]:
+        """Run the sink in a task of its own."""
+        self._node.chaining = ChainingStrategy.NEVER
+        return self
+
+    def start_new_chain(self) -> DataStreamSink[T]:
+        """Start a new chain at the sink."""
+        self._node.chaining = ChainingStrategy.HEAD
+        return self

@@ -1,0 +1,246 @@
+"""The entry point of every job (PyFlink's ``StreamExecutionEnvironment``, the Python way).
+
+Configure it with keyword arguments, build streams from it, then ``execute()``. Executing
+turns the pipeline into a job graph and clears it (as Flink does), so one environment can run
+several jobs one after another.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import Awaitable, Callable, Iterable, Sequence
+from typing import Any, TypeVar
+
+import operators as ops
+from streamrt.connectors.collection import CollectionSource
+from streamrt.datastream import DataStream, _Input
+from streamrt.errors import ConfigError, GraphError
+from streamrt.plan import render_plan
+from streamrt.runtime.job import Job, JobConfig, JobExecutionResult
+from streamrt.runtime.job_graph import JobGraph, create_job_graph
+from streamrt.runtime.operator import StreamOperator
+from streamrt.runtime.source_reader import Source
+from streamrt.runtime.stream_graph import NodeKind, StreamGraph, StreamNode
+from streamrt.runtime.watermark_strategy import WatermarkStrategy
+
+__all__ = ["StreamExecutionEnvironment"]
+
+T = TypeVar("T")
+R = TypeVar("R")
+
+
+def _int_option(name: str, value: object, minimum: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+        msg = f"{name} must be an int >= {minimum}; got {value!r}"
+        raise ConfigError(msg)
+    return value
+
+
+class StreamExecutionEnvironment:
+    """Builds and runs jobs.
+
+    Args:
+        parallelism: default parallelism of every operator (``set_parallelism`` overrides).
+        object_reuse: pass records between chained operators without copying values. Faster;
+            safe only if no function mutates a value it received or keeps one it emitted.
+        buffer_timeout_ms: how long records may wait in a channel buffer: > 0 flush at that
+            interval (default 100, Flink's); 0 flush after every record; -1 only when full.
+        max_parallelism: number of key groups; default derived from parallelism (>= 128).
+        auto_watermark_interval_ms: how often sources emit watermarks (Flink's 200 ms).
+        chaining: whether operators may be chained (``disable_operator_chaining``).
+        buffer_size: records per channel buffer.
+        channel_capacity: buffers a channel holds before its producer waits.
+        latency_tracking_interval_ms: sources emit latency markers this often (0 = off).
+    """
+
+    def __init__(
+        self,
+        parallelism: int = 1,
+        *,
+        object_reuse: bool = False,
+        buffer_timeout_ms: int = 100,
+        max_parallelism: int | None = None,
+        auto_watermark_interval_ms: int = 200,
+        chaining: bool = True,
+        buffer_size: int = 512,
+        channel_capacity: int = 4,
+        latency_tracking_interval_ms: int = 0,
+    ) -> None:
+        self.parallelism = _int_option("parallelism", parallelism, 1)
+        self.object_reuse = bool(object_reuse)
+        if (
+            isinstance(buffer_timeout_ms, bool)
+            or not isinstance(buffer_timeout_ms, int)
+            or (buffer_timeout_ms < -1)
+        ):
+            msg = f"buffer_timeout_ms must be -1, 0 or a positive int; got {buffer_timeout_ms!r}"
+            raise ConfigError(msg)
+        self.buffer_timeout_ms = buffer_timeout_ms
+        self.max_parallelism = (
+            None if max_parallelism is None else _int_option("max_parallelism", max_parallelism, 1)
+        )
+        self.auto_watermark_interval_ms = _int_option(
+            "auto_watermark_interval_ms", auto_watermark_interval_ms, 0
+        )
+        self.chaining = bool(chaining)
+        self.buffer_size = _int_option("buffer_size", buffer_size, 1)
+        self.channel_capacity = _int_option("channel_capacity", channel_capacity, 1)
+        self.latency_tracking_interval_ms = _int_option(
+            "latency_tracking_interval_ms", latency_tracking_interval_ms, 0
+        )
+        self.checkpoint_interval_ms: int | None = None
+        self.checkpoint_timeout_ms = 600_000
+        self.stream_graph = StreamGraph()
+        self._next_id = 1
+        self.last_job: Job | None = None
+
+    # -- configuration ---------------------------------------------------------------------------
+    def set_parallelism(self, parallelism: int) -> StreamExecutionEnvironment:
+        """Set the default parallelism."""
+        self.parallelism = _int_option("parallelism", parallelism, 1)
+        return self
+
+    def enable_checkpointing(
+        self, interval_ms: int, *, timeout_ms: int = 600_000
+    ) -> StreamExecutionEnvironment:
+        """Take a checkpoint every ``interval_ms``.
+
+        Barriers are aligned; sources commit their offsets when a checkpoint completes.
+        """
+        self.checkpoint_interval_ms = _int_option("interval_ms", interval_ms, 10)
+        self.checkpoint_timeout_ms = _int_option("timeout_ms", timeout_ms, 1)
+        return self
+
+    def disable_operator_chaining(self) -> StreamExecutionEnvironment:
+        """Run every operator in a task of its own."""
+        self.chaining = False
+        return self
+
+    # -- sources -----------------------------------------------------------------------------------
+    def add_node(
+        self,
+        name: str,
+        kind: NodeKind,
+        factory: Callable[[], StreamOperator[Any]],
+        *,
+        key_selector: Callable[[Any], Any] | None = None,
+        source: Any = None,
+        watermark_strategy: WatermarkStrategy | None = None,
+    ) -> StreamNode:
+        """Add an operator node to the pipeline (used by ``DataStream``)."""
+        node = StreamNode(
+            self._next_id,
+            name,
+            kind,
+            factory,
+            key_selector=key_selector,
+            source=source,
+            watermark_strategy=watermark_strategy,
+        )
+        self._next_id += 1
+        return self.stream_graph.add_node(node)
+
+    def from_source(
+        self,
+        source: Source[T],
+        watermark_strategy: WatermarkStrategy | None = None,
+        source_name: str | None = None,
+    ) -> DataStream[T]:
+        """A stream read from ``source``, with timestamps and watermarks per split."""
+        if not hasattr(source, "create_reader"):
+            msg = f"from_source() needs a Source (an object with create_reader()); got {source!r}"
+            raise GraphError(msg)
+        if watermark_strategy is not None and not isinstance(watermark_strategy, WatermarkStrategy):
+            msg = f"watermark_strategy must be a WatermarkStrategy; got {watermark_strategy!r}"
+            raise GraphError(msg)
+        name = source_name or type(source).__name__
+        node = self.add_node(
+            f"Source: {name}",
+            NodeKind.SOURCE,
+            ops.SourceOperator,
+            source=source,
+            watermark_strategy=watermark_strategy,
+        )
+        if not getattr(source, "parallel", True):
+            node.parallelism = 1
+        return DataStream(self, (_Input(node.node_id),), node)
+
+    def from_collection(self, collection: Iterable[T]) -> DataStream[T]:
+        """A bounded stream of the given values (read in parallel, round robin)."""
+        values: Sequence[T] = list(collection)
+        return self.from_source(CollectionSource(values), source_name="Collection Source")
+
+    # -- running ----------------------------------------------------------------------------------
+    def get_job_graph(self, job_name: str = "streamrt job") -> JobGraph:
+        """The chained job graph of the pipeline built so far (the pipeline is kept)."""
+        return create_job_graph(
+            self.stream_graph,
+            job_name,
+            default_parallelism=self.parallelism,
+            default_max_parallelism=self.max_parallelism,
+            chaining_enabled=self.chaining,
+        )
+
+    def job_config(self) -> JobConfig:
+        """The runtime settings this environment gives its jobs."""
+        return JobConfig(
+            object_reuse=self.object_reuse,
+            buffer_timeout_ms=self.buffer_timeout_ms,
+            buffer_size=self.buffer_size,
+            channel_capacity=self.channel_capacity,
+            auto_watermark_interval_ms=self.auto_watermark_interval_ms,
+            latency_tracking_interval_ms=self.latency_tracking_interval_ms,
+            checkpoint_interval_ms=self.checkpoint_interval_ms,
+            checkpoint_timeout_ms=self.checkpoint_timeout_ms,
+        )
+
+    def create_job(self, job_name: str = "streamrt job") -> Job:
+        """Turn the pipeline into a runnable ``Job`` and clear it (run with ``await job.run()``)."""
+        graph = self.get_job_graph(job_name)
+        self.stream_graph = StreamGraph()
+        job = Job(graph, self.job_config())
+        self.last_job = job
+        return job
+
+    async def execute_async(self, job_name: str = "streamrt job") -> JobExecutionResult:
+        """Run the pipeline in the running event loop until it finishes.
+
+        Raises:
+            OperatorError: an operator failed; the message names it and its subtask, and
+                ``__cause__`` is the original exception.
+        """
+        return await self.create_job(job_name).run()
+
+    def execute(self, job_name: str = "streamrt job") -> JobExecutionResult:
+        """Run the pipeline until it finishes, in a new event loop (uvloop when installed).
+
+        Ctrl-C cancels every task, closes every operator, and raises ``KeyboardInterrupt``.
+        """
+        return run_event_loop(lambda: self.execute_async(job_name))
+
+    def get_execution_plan(self, job_name: str = "streamrt job", fmt: str = "text") -> str:
+        """The chained job graph as text (``fmt="text"``) or a Mermaid flowchart."""
+        return render_plan(self.get_job_graph(job_name), fmt)
+
+
+def run_event_loop(main: Callable[[], Awaitable[R]]) -> R:
+    """Run ``main()`` in a fresh event loop; uvloop's when it is installed."""
+    try:
+        running = asyncio.get_running_loop()
+    except RuntimeError:
+        running = None
+    if running is not None:
+        msg = "execute() cannot run inside an event loop; use 'await env.execute_async()'"
+        raise RuntimeError(msg)
+    loop_factory: Callable[[], asyncio.AbstractEventLoop] | None = None
+    with contextlib.suppress(ImportError):
+        import uvloop
+
+        loop_factory = uvloop.new_event_loop
+
+    async def runner() -> R:
+        return await main()
+
+    with asyncio.Runner(loop_factory=loop_factory) as loop_runner:
+        return loop_runner.run(runner())

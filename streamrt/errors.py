@@ -1,0 +1,84 @@
+"""Every error streamrt raises, under one root.
+
+::
+
+    StreamrtError
+    ├── GraphError(ValueError)        the job graph is invalid: bad parallelism, forward across
+    │                                 unequal parallelism, an unknown stream, a misused API
+    ├── ConfigError(ValueError)       a configuration value is out of range or of the wrong type
+    ├── OperatorError                 user code or an operator failed; names operator and subtask
+    ├── RecordError                   a record cannot be handled (e.g. a key without stable hash)
+    ├── ConnectorError                a source or sink failed talking to the outside; ``retriable``
+    ├── ChannelClosedError            a send on a channel whose receiver has gone
+    └── JobCancelledError             the job was cancelled before it finished
+
+Each error carries its data in fields as well as in the message, so callers can branch on
+them without parsing text. The original exception is always kept as ``__cause__``.
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "ChannelClosedError",
+    "ConfigError",
+    "ConnectorError",
+    "GraphError",
+    "JobCancelledError",
+    "OperatorError",
+    "RecordError",
+    "StreamrtError",
+]
+
+
+class StreamrtError(Exception):
+    """Root of every error streamrt raises."""
+
+
+class GraphError(StreamrtError, ValueError):
+    """The job graph is invalid (raised while building, before anything runs)."""
+
+
+class ConfigError(StreamrtError, ValueError):
+    """A configuration value is out of range or of the wrong type."""
+
+
+class OperatorError(StreamrtError):
+    """An operator (usually the user function inside it) raised while processing.
+
+    Attributes:
+        operator: the operator's ``name()``.
+        subtask: the failing subtask's index.
+        parallelism: the operator's parallelism.
+    """
+
+    def __init__(self, operator: str, subtask: int, parallelism: int, detail: str) -> None:
+        self.operator = operator
+        self.subtask = subtask
+        self.parallelism = parallelism
+        super().__init__(
+            f"operator {operator!r} (subtask {subtask + 1}/{parallelism}) failed: {detail}"
+        )
+
+
+class RecordError(StreamrtError, ValueError):
+    """A record cannot be handled by the runtime itself (not by user code)."""
+
+
+class ConnectorError(StreamrtError):
+    """A source or sink failed while talking to an external system.
+
+    Attributes:
+        retriable: whether retrying the same call may succeed (copied from the client error).
+    """
+
+    def __init__(self, message: str, *, retriable: bool = False) -> None:
+        self.retriable = retriable
+        super().__init__(message)
+
+
+class ChannelClosedError(StreamrtError):
+    """A send on a channel whose receiving task has stopped."""
+
+
+class JobCancelledError(StreamrtError):
+    """The job was cancelled (``Job.cancel()``, Ctrl-C) before it finished."""

@@ -1,0 +1,125 @@
+"""The chained job graph as text or as a Mermaid flowchart (``streamrt plan``).
+
+Shows what runs where: each task (chain) with its operators, parallelism and max parallelism,
+and each edge between tasks with its partitioner, side-output tag and channel type.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from streamrt.errors import ConfigError
+from streamrt.runtime.job_graph import JobEdge, JobGraph
+from streamrt.runtime.stream_graph import NodeKind
+
+__all__ = ["describe_job_graph", "render_plan"]
+
+
+def _channel_kind(edge: JobEdge) -> str:
+    return "local" if edge.channel is None else str(getattr(edge.channel, "kind", "external"))
+
+
+def _edge_label(edge: JobEdge) -> str:
+    label = edge.partitioner.describe()
+    if edge.tag is not None:
+        label += f" [side output {edge.tag.tag_id!r}]"
+    return f"{label}, {_channel_kind(edge)}"
+
+
+def describe_job_graph(graph: JobGraph) -> dict[str, Any]:
+    """The graph as plain data (used by ``/job`` and the renderers)."""
+    index = {v.vertex_id: i + 1 for i, v in enumerate(graph.vertices)}
+    return {
+        "job": graph.name,
+        "tasks": [
+            {
+                "task": index[v.vertex_id],
+                "name": v.name,
+                "parallelism": v.parallelism,
+                "max_parallelism": v.max_parallelism,
+                "operators": [
+                    {"id": n.node_id, "name": n.name, "kind": n.kind.value} for n in v.nodes
+                ],
+            }
+            for v in graph.vertices
+        ],
+        "edges": [
+            {
+                "from_task": index[e.source_vertex.vertex_id],
+                "from_operator": e.stream_edge.source_id,
+                "to_task": index[e.target_vertex.vertex_id],
+                "to_operator": e.stream_edge.target_id,
+                "partitioner": e.partitioner.describe(),
+                "side_output": e.tag.tag_id if e.tag is not None else None,
+                "channel": _channel_kind(e),
+            }
+            for e in graph.edges
+        ],
+    }
+
+
+def render_plan(graph: JobGraph, fmt: str = "text") -> str:
+    """Render ``graph`` as ``"text"``, ``"mermaid"`` or ``"json"``.
+
+    Raises:
+        ConfigError: an unknown format.
+    """
+    if fmt == "text":
+        return _render_text(graph)
+    if fmt == "mermaid":
+        return _render_mermaid(graph)
+    if fmt == "json":
+        return json.dumps(describe_job_graph(graph), indent=2)
+    msg = f"unknown plan format {fmt!r}; choose text, mermaid or json"
+    raise ConfigError(msg)
+
+
+def _render_text(graph: JobGraph) -> str:
+    index = {v.vertex_id: i + 1 for i, v in enumerate(graph.vertices)}
+    subtasks = sum(v.parallelism for v in graph.vertices)
+    lines = [
+        f"Job {graph.name!r}: {len(graph.vertices)} tasks (chains), {subtasks} subtasks",
+        "",
+    ]
+    for vertex in graph.vertices:
+        lines.append(
+            f"Task {index[vertex.vertex_id]}: parallelism {vertex.parallelism}, "
+            f"max parallelism {vertex.max_parallelism}"
+        )
+        for position, node in enumerate(vertex.nodes):
+            link = "  " if position == 0 else "  -> "
+            kind = "" if node.kind is NodeKind.OPERATOR else f" [{node.kind.value}]"
+            lines.append(f"  {link}{node.name}{kind}")
+        for edge in vertex.out_edges:
+            target = index[edge.target_vertex.vertex_id]
+            consumers = edge.target_vertex.parallelism
+            lines.append(
+                f"  => Task {target} via {_edge_label(edge)} "
+                f"({vertex.parallelism}x{consumers} subtasks)"
+            )
+        lines.append("")
+    return "\n".join(lines).rstrip() + "\n"
+
+
+def _mermaid_text(text: str) -> str:
+    return text.replace('"', "'")
+
+
+def _render_mermaid(graph: JobGraph) -> str:
+    index = {v.vertex_id: i + 1 for i, v in enumerate(graph.vertices)}
+    lines = ["flowchart LR"]
+    for vertex in graph.vertices:
+        number = index[vertex.vertex_id]
+        lines.append(f'  subgraph T{number}["Task {number} (parallelism {vertex.parallelism})"]')
+        lines.extend(f'    n{n.node_id}["{_mermaid_text(n.name)}"]' for n in vertex.nodes)
+        lines.extend(
+            f"    n{e.source_id} -->|chained| n{e.target_id}" for e in vertex.chained_edges
+        )
+        lines.append("  end")
+    for edge in graph.edges:
+        label = _mermaid_text(_edge_label(edge))
+        lines.append(
+            f'  n{edge.stream_edge.source_id} ==>|"{label}"| n{edge.stream_edge.target_id}'
+        )
+    return "\n".join(lines) + "\n"

@@ -1,0 +1,242 @@
+"""Builds and drives the operators of one task: the operator chain.
+
+Port of Flink's ``OperatorChain``/``RegularOperatorChain``. The chain is built once, from the
+tail, choosing every Output up front (``createOutputCollector``), so nothing is decided per
+record (flink-reference.md §2.9, §3.2):
+
+* an operator with exactly one out-edge writes straight into that edge's output;
+  with 0 or >= 2 it writes into a broadcaster (the copying one when object reuse is on);
+* a chained edge is a ``CopyingChainingOutput`` (object reuse off, the default) or a
+  ``ChainingOutput`` (on); a non-chained edge is that edge's ``RecordWriterOutput``;
+* the first untagged chained child counts the operator's records-out as it pushes; where no
+  child can (no chained main edge, or side-output edges exist, so side records count too),
+  the operator's output is wrapped in a ``CountingOutput``. Sinks count their own writes.
+
+Lifecycle order is Flink's: open tail -> head, prepare-snapshot and finish head -> tail,
+close tail -> head (every operator is closed, even if another failed to).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from streamrt.errors import OperatorError
+from streamrt.runtime.counters import DISCARDING_COUNTER, Counter
+from streamrt.runtime.elements import CheckpointBarrier
+from streamrt.runtime.job_graph import JobEdge, JobVertex
+from streamrt.runtime.metric_groups import OperatorMetrics
+from streamrt.runtime.operator import AvailabilityProvider, OperatorContext, StreamOperator
+from streamrt.runtime.outputs.broadcasting import (
+    BroadcastingOutputCollector,
+    CopyingBroadcastingOutputCollector,
+)
+from streamrt.runtime.outputs.chaining import ChainingOutput, CopyingChainingOutput
+from streamrt.runtime.outputs.counting import CountingOutput
+from streamrt.runtime.outputs.output import WatermarkGaugeExposingOutput
+from streamrt.runtime.outputs.record_writer import RecordWriterOutput
+from streamrt.runtime.processing_time import ProcessingTimeService
+from streamrt.runtime.record_writer import RecordWriter
+from streamrt.runtime.stream_graph import NodeKind, StreamNode
+
+__all__ = ["OperatorChain"]
+
+
+class OperatorChain:
+    """The operators of one subtask of a ``JobVertex``, wired together.
+
+    Args:
+        vertex: the chain to build.
+        subtask_index: which parallel subtask this is.
+        writers: the ``RecordWriter`` of each out-edge of the vertex, by stream edge id.
+        processing_time: the task's processing-time service.
+        object_reuse: pass records between chained operators without copying.
+        job_name: for contexts and messages.
+        records_out: the task's records-out counter factory (one counter per out-edge).
+        restored: operator state by node id (from a checkpoint), or empty.
+    """
+
+    def __init__(
+        self,
+        vertex: JobVertex,
+        subtask_index: int,
+        writers: dict[int, RecordWriter],
+        processing_time: ProcessingTimeService,
+        *,
+        object_reuse: bool,
+        job_name: str,
+        new_edge_counter: Callable[[JobEdge], Counter],
+        restored: dict[int, dict[str, Any]] | None = None,
+    ) -> None:
+        self.vertex = vertex
+        self.subtask_index = subtask_index
+        self._object_reuse = object_reuse
+        self._in_chain = vertex.node_ids()
+        self.contexts: dict[int, OperatorContext] = {}
+        for node in vertex.nodes:
+            self.contexts[node.node_id] = OperatorContext(
+                operator_id=node.node_id,
+                name=node.name,
+                subtask_index=subtask_index,
+                parallelism=vertex.parallelism,
+                max_parallelism=node.max_parallelism or vertex.max_parallelism,
+                job_name=job_name,
+                task_name=vertex.name,
+                object_reuse=object_reuse,
+                metrics=OperatorMetrics(),
+                processing_time=processing_time,
+                key_selector=node.key_selector,
+            )
+        # one RecordWriterOutput per out-edge, built first (Flink's createChainOutputs)
+        self.record_writer_outputs: dict[int, RecordWriterOutput[Any]] = {
+            edge.edge_id: RecordWriterOutput(
+                writers[edge.edge_id], new_edge_counter(edge), edge.tag
+            )
+            for edge in vertex.out_edges
+        }
+        self._nodes = {n.node_id: n for n in vertex.nodes}
+        self._operators: dict[int, StreamOperator[Any]] = {}
+        self.outputs: dict[int, WatermarkGaugeExposingOutput[Any]] = {}
+        self._create_operator(vertex.head.node_id)
+        #: head first, then the chained operators in topological order
+        self.operators: list[StreamOperator[Any]] = [
+            self._operators[n.node_id] for n in vertex.nodes
+        ]
+        for node_id, state in (restored or {}).items():
+            if node_id in self._operators:
+                self._operators[node_id].load_state_dict(state)
+        self.availability_providers: list[AvailabilityProvider] = [
+            *(w for w in writers.values()),
+            *(op for op in self.operators if isinstance(op, AvailabilityProvider)),
+        ]
+        self._writers = list(writers.values())
+
+    # -- construction (Flink's createOperatorChain / createOutputCollector) ---------------------
+    def _create_operator(self, node_id: int) -> StreamOperator[Any]:
+        node = self._nodes[node_id]
+        output = self._create_output(node)
+        operator = node.operator_factory()
+        operator.setup(self.contexts[node_id], output)
+        self._operators[node_id] = operator
+        return operator
+
+    def _create_output(self, node: StreamNode) -> WatermarkGaugeExposingOutput[Any]:
+        metrics = self.contexts[node.node_id].metrics
+        counts_itself = node.kind is NodeKind.SINK
+        # a chained child may count for us only if every emit goes through main outputs
+        child_may_count = not counts_itself and all(e.tag is None for e in node.out_edges)
+        counted = counts_itself
+        outputs: list[WatermarkGaugeExposingOutput[Any]] = []
+        for edge in node.out_edges:
+            if edge.target_id not in self._in_chain:
+                outputs.append(self.record_writer_outputs[edge.edge_id])
+                continue
+            target = self._create_operator(edge.target_id)  # the tail is built first
+            target_context = self.contexts[edge.target_id]
+            records_out = DISCARDING_COUNTER
+            if child_may_count and not counted:
+                records_out, counted = metrics.records_out, True
+            chaining_cls = ChainingOutput if self._object_reuse else CopyingChainingOutput
+            chained = chaining_cls(target, target_context, records_out=records_out, tag=edge.tag)
+            target_context.metrics.input_watermark = chained.watermark_gauge
+            outputs.append(chained)
+        result: WatermarkGaugeExposingOutput[Any]
+        if len(outputs) == 1:
+            result = outputs[0]
+        elif self._object_reuse:
+            result = CopyingBroadcastingOutputCollector(outputs)
+        else:
+            result = BroadcastingOutputCollector(outputs)
+        if not counted:
+            result = CountingOutput(result, metrics.records_out)
+        metrics.output_watermark = result.watermark_gauge
+        self.outputs[node.node_id] = result
+        return result
+
+    # -- access -------------------------------------------------------------------------------
+    @property
+    def head(self) -> StreamOperator[Any]:
+        """The first operator."""
+        return self.operators[0]
+
+    @property
+    def head_context(self) -> OperatorContext:
+        """The first operator's context."""
+        return self.contexts[self.vertex.head.node_id]
+
+    @property
+    def head_output(self) -> WatermarkGaugeExposingOutput[Any]:
+        """The Output the head operator emits into (a source task pushes records here)."""
+        return self.outputs[self.vertex.head.node_id]
+
+    def operator(self, node_id: int) -> StreamOperator[Any]:
+        """The operator of node ``node_id``."""
+        return self._operators[node_id]
+
+    # -- lifecycle ----------------------------------------------------------------------------
+    async def open(self) -> None:
+        """Open every operator, tail first."""
+        for operator in reversed(self.operators):
+            await operator.open()
+
+    async def prepare_snapshot_pre_barrier(self, checkpoint_id: int) -> None:
+        """Let every operator flush before the barrier, head first."""
+        for operator in self.operators:
+            await operator.prepare_snapshot_pre_barrier(checkpoint_id)
+
+    def broadcast_barrier(self, barrier: CheckpointBarrier) -> None:
+        """Send a barrier on every out-edge (after flushing their buffers)."""
+        for output in self.record_writer_outputs.values():
+            output.broadcast_barrier(barrier)
+
+    def snapshot_state(self) -> dict[int, dict[str, Any]]:
+        """Every operator's state by node id (only non-empty ones)."""
+        snapshot: dict[int, dict[str, Any]] = {}
+        for node_id, operator in self._operators.items():
+            state = operator.state_dict()
+            if state:
+                snapshot[node_id] = state
+        return snapshot
+
+    async def notify_checkpoint_complete(self, checkpoint_id: int) -> None:
+        """Tell every operator, head first."""
+        for operator in self.operators:
+            await operator.notify_checkpoint_complete(checkpoint_id)
+
+    async def finish(self) -> None:
+        """End of input: finish every operator, head first (each may still emit)."""
+        for operator in self.operators:
+            await operator.finish()
+
+    def flush_outputs(self) -> None:
+        """Send every open buffer (the buffer timeout fired)."""
+        for writer in self._writers:
+            writer.flush_all()
+
+    @property
+    def has_pending_output(self) -> bool:
+        """Whether any out-edge has records buffered but not sent."""
+        return any(w.pending for w in self._writers)
+
+    def end_input(self) -> None:
+        """Send end of input on every out-edge."""
+        for output in self.record_writer_outputs.values():
+            output.end_input()
+
+    async def close(self) -> OperatorError | None:
+        """Close every operator, tail first; return the first failure, naming its operator."""
+        first: OperatorError | None = None
+        for node, operator in zip(
+            reversed(self.vertex.nodes), reversed(self.operators), strict=True
+        ):
+            try:
+                await operator.close()
+            except Exception as exc:  # every operator must get its close
+                if first is None:
+                    c = self.contexts[node.node_id]
+                    detail = f"{type(exc).__name__} in close(): {exc}"
+                    first = OperatorError(c.name, c.subtask_index, c.parallelism, detail)
+                    first.__cause__ = exc
+        for output in self.outputs.values():
+            output.close()
+        return first

@@ -1,0 +1,175 @@
+"""A task fed by channels: the input gate, the watermark valve, barrier alignment.
+
+Port of Flink's ``OneInputStreamTask`` with ``StreamTaskNetworkInput`` and the aligned
+``SingleCheckpointBarrierHandler``. Records go to the head operator a buffer at a time;
+watermarks and idleness pass the valve; a barrier blocks its channel until the barrier has
+arrived on every unfinished channel, then the task checkpoints and unblocks them all.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from streamrt.errors import OperatorError
+from streamrt.runtime.channel import LocalChannel
+from streamrt.runtime.counters import WatermarkGauge
+from streamrt.runtime.elements import (
+    CheckpointBarrier,
+    EndOfInput,
+    LatencyMarker,
+    StreamRecord,
+    Watermark,
+    WatermarkStatus,
+)
+from streamrt.runtime.input_gate import InputGate
+from streamrt.runtime.job_graph import JobVertex
+from streamrt.runtime.record_writer import RecordWriter
+from streamrt.runtime.task import StreamTask, TaskConfig, TaskListener
+from streamrt.runtime.watermark_valve import StatusWatermarkValve
+
+__all__ = ["InputTask"]
+
+
+class _HeadInput:
+    """What the valve emits into: the head operator (Flink's ``StreamTaskNetworkOutput``)."""
+
+    __slots__ = ("_task", "gauge")
+
+    def __init__(self, task: InputTask) -> None:
+        self._task = task
+        self.gauge = WatermarkGauge()
+
+    def emit_watermark(self, watermark: Watermark) -> None:
+        self.gauge.value = watermark.timestamp
+        task = self._task
+        try:
+            task.chain.head.process_watermark(watermark)
+        except OperatorError:
+            raise
+        except Exception as exc:
+            raise task.operator_error(task.chain.head_context, exc, " on a watermark") from exc
+
+    def emit_watermark_status(self, status: WatermarkStatus) -> None:
+        task = self._task
+        try:
+            task.chain.head.process_watermark_status(status)
+        except OperatorError:
+            raise
+        except Exception as exc:
+            raise task.operator_error(task.chain.head_context, exc) from exc
+
+
+class InputTask(StreamTask):
+    """Runs a chain whose head reads from channels.
+
+    Args:
+        channels: every channel into this subtask, in gate order.
+    """
+
+    def __init__(
+        self,
+        vertex: JobVertex,
+        subtask_index: int,
+        writers: dict[int, RecordWriter],
+        config: TaskConfig,
+        listener: TaskListener,
+        channels: Sequence[LocalChannel],
+        restored: dict[str, Any] | None = None,
+    ) -> None:
+        super().__init__(vertex, subtask_index, writers, config, listener, restored)
+        self.gate = InputGate(channels, self.wake)
+        self.valve = StatusWatermarkValve(len(channels))
+        self._head_input = _HeadInput(self)
+        self.chain.head_context.metrics.input_watermark = self._head_input.gauge
+        self._pending_barrier: CheckpointBarrier | None = None
+        self._arrived: set[int] = set()
+
+    async def invoke(self) -> None:
+        """Process buffers until every channel has ended; then finish."""
+        gate = self.gate
+        mailbox = self.mailbox
+        providers = self.chain.availability_providers
+        process = self.chain.head.process_element
+        records_in = self.chain.head_context.metrics.records_in
+        timed_flush = self._buffer_timeout_ns > 0
+        while True:
+            if len(mailbox):
+                await mailbox.run_pending()
+            for provider in providers:
+                if not provider.available:
+                    await self.wait_for_output(provider)
+            item = gate.poll()
+            if item is None:
+                if gate.finished:
+                    break
+                await self.wait_for_work()
+                continue
+            index, message = item
+            if type(message) is list:
+                records_in.count += len(message)
+                record: StreamRecord[Any]
+                try:
+                    for record in message:
+                        process(record)
+                except OperatorError:
+                    raise
+                except Exception as exc:
+                    raise self.operator_error(self.chain.head_context, exc) from exc
+            else:
+                await self._handle_control(index, message)
+            if timed_flush:
+                self.maybe_flush()
+        await self.end_of_input()
+
+    async def _handle_control(self, index: int, message: Any) -> None:
+        kind = type(message)
+        if kind is Watermark:
+            self.valve.input_watermark(message, index, self._head_input)
+        elif kind is CheckpointBarrier:
+            await self._on_barrier(index, message)
+        elif message is EndOfInput:
+            self.gate.mark_finished(index)
+            self.valve.channel_finished(index, self._head_input)
+            await self._maybe_complete_alignment()
+        elif kind is WatermarkStatus:
+            self.valve.input_watermark_status(message, index, self._head_input)
+        elif kind is LatencyMarker:
+            try:
+                self.chain.head.process_latency_marker(message)
+            except OperatorError:
+                raise
+            except Exception as exc:
+                raise self.operator_error(self.chain.head_context, exc) from exc
+        else:  # pragma: no cover - only the runtime writes into channels
+            msg = f"unexpected element on channel {index} of {self!r}: {message!r}"
+            raise TypeError(msg)
+
+    # -- aligned checkpoints (Flink's SingleCheckpointBarrierHandler.aligned) ------------------
+    async def _on_barrier(self, index: int, barrier: CheckpointBarrier) -> None:
+        pending = self._pending_barrier
+        if pending is None or barrier.checkpoint_id > pending.checkpoint_id:
+            if pending is not None:  # a newer checkpoint overtook an unfinished alignment
+                self.gate.unblock_all()
+            self._pending_barrier = barrier
+            self._arrived = set()
+        elif barrier.checkpoint_id < pending.checkpoint_id:
+            return  # late barrier of an abandoned checkpoint
+        self._arrived.add(index)
+        self.gate.block(index)
+        await self._maybe_complete_alignment()
+
+    async def _maybe_complete_alignment(self) -> None:
+        barrier = self._pending_barrier
+        if barrier is None:
+            return
+        gate = self.gate
+        if all(i in self._arrived or gate.is_finished(i) for i in range(len(gate.channels))):
+            self._pending_barrier = None
+            self._arrived = set()
+            await self.perform_checkpoint(barrier)
+            gate.unblock_all()
+
+    async def release(self) -> None:
+        """Stop reading: close the channels so producers still waiting are released."""
+        self.gate.close()

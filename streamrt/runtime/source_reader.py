@@ -1,0 +1,89 @@
+"""The contract between the runtime and a source connector.
+
+A simplified port of Flink's FLIP-27 ``Source``/``SourceReader``: a ``Source`` is a
+description (shared, immutable); each source subtask creates its own ``SourceReader``. The
+reader only *fetches*: batches of values per split (a Kafka partition, a slice of a list). The
+source task emits them, tracks each split's position after every batch, and snapshots those
+positions at checkpoints (Flink keeps offsets in split state, not in the consumer).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Generic, Protocol, TypeVar
+
+__all__ = ["Source", "SourceBatch", "SourceReader", "SourceReaderContext"]
+
+T = TypeVar("T")
+
+
+@dataclass(slots=True)
+class SourceBatch(Generic[T]):
+    """Consecutive records of one split.
+
+    Attributes:
+        values: the records' values.
+        split: the split they come from (``None`` for sources without splits).
+        timestamps: the source's own timestamps (Kafka's record time), or ``None``.
+        position: the split's position *after* this batch (e.g. the next Kafka offset to read).
+        metadata: per-record extras the source exposes (e.g. Kafka keys and headers), or ``None``.
+    """
+
+    values: Sequence[T]
+    split: Any = None
+    timestamps: Sequence[int | None] | None = None
+    position: Any = None
+    metadata: Sequence[Any] | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class SourceReaderContext:
+    """What a reader learns about where it runs.
+
+    Attributes:
+        restored_positions: split positions from the checkpoint restored, or empty.
+    """
+
+    subtask_index: int
+    parallelism: int
+    job_name: str
+    operator_name: str
+    restored_positions: Mapping[Any, Any] = field(default_factory=dict)
+
+
+class SourceReader(Protocol[T]):
+    """Reads the splits of one source subtask."""
+
+    async def start(self) -> None:
+        """Connect; raise a clear error if the external system is unreachable."""
+        ...
+
+    async def fetch(self) -> Sequence[SourceBatch[T]] | None:
+        """Wait for the next batches; ``None`` means this reader's input has ended (bounded)."""
+        ...
+
+    def snapshot_state(self, checkpoint_id: int, positions: Mapping[Any, Any]) -> dict[str, Any]:
+        """The reader's part of checkpoint ``checkpoint_id``; ``positions`` is what was emitted."""
+        ...
+
+    async def notify_checkpoint_complete(self, checkpoint_id: int) -> None:
+        """Checkpoint ``checkpoint_id`` completed (e.g. commit its offsets to Kafka)."""
+        ...
+
+    async def close(self) -> None:
+        """Disconnect; runs exactly once, also after a failure."""
+        ...
+
+
+class Source(Protocol[T]):
+    """A description of where records come from; creates one reader per subtask."""
+
+    @property
+    def bounded(self) -> bool:
+        """Whether the input ends by itself (bounded jobs stop when all sources end)."""
+        ...
+
+    def create_reader(self, context: SourceReaderContext) -> SourceReader[T]:
+        """A reader for one subtask."""
+        ...

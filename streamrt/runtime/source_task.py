@@ -1,0 +1,273 @@
+"""A task whose chain starts with a source.
+
+Port of Flink's ``SourceStreamTask``/``SourceOperator`` for FLIP-27 sources. A *fetcher*
+coroutine awaits the ``SourceReader`` and parks batches in a small queue (Flink's split fetcher
+and element queue); the task loop takes them from there between mails, so timers, periodic
+watermarks and checkpoint triggers run even while the reader waits on the network.
+
+Per batch the task assigns timestamps, feeds the split's watermark generator (one call per
+batch), pushes every record into the head output, and then records the split's position, so a
+checkpoint (a mail, between batches) snapshots exactly what was emitted.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections import deque
+from collections.abc import Sequence
+from typing import Any
+
+from streamrt.errors import OperatorError
+from streamrt.runtime.elements import (
+    MAX_WATERMARK,
+    CheckpointBarrier,
+    LatencyMarker,
+    StreamRecord,
+    Watermark,
+    WatermarkStatus,
+)
+from streamrt.runtime.job_graph import JobVertex
+from streamrt.runtime.record_writer import RecordWriter
+from streamrt.runtime.source_reader import SourceBatch, SourceReader, SourceReaderContext
+from streamrt.runtime.task import StreamTask, TaskConfig, TaskListener
+from streamrt.runtime.watermark_strategy import WatermarkStrategy
+from streamrt.runtime.watermarks import NoWatermarksGenerator, WatermarkOutputMultiplexer
+
+__all__ = ["SourceTask"]
+
+_END: Any = object()
+#: Fetched results parked ahead of the task loop: enough to overlap I/O with processing.
+_FETCH_AHEAD = 2
+
+
+class _FetchFailed:
+    __slots__ = ("error",)
+
+    def __init__(self, error: Exception) -> None:
+        self.error = error
+
+
+class SourceTask(StreamTask):
+    """Runs a chain headed by a source node."""
+
+    def __init__(
+        self,
+        vertex: JobVertex,
+        subtask_index: int,
+        writers: dict[int, RecordWriter],
+        config: TaskConfig,
+        listener: TaskListener,
+        restored: dict[str, Any] | None = None,
+    ) -> None:
+        super().__init__(vertex, subtask_index, writers, config, listener, restored)
+        node = vertex.head
+        strategy: WatermarkStrategy = node.watermark_strategy or WatermarkStrategy.no_watermarks()
+        self._assigner = strategy.timestamp_assigner
+        self._watermarking = strategy.generator_factory is not NoWatermarksGenerator
+        self.watermarks = WatermarkOutputMultiplexer(strategy.create_generator)
+        self.positions: dict[Any, Any] = dict((restored or {}).get("positions", {}))
+        context = self.chain.head_context
+        self.reader: SourceReader[Any] = node.source.create_reader(
+            SourceReaderContext(
+                subtask_index,
+                vertex.parallelism,
+                config.job_name,
+                context.name,
+                dict(self.positions),
+            )
+        )
+        self._fetched: deque[Any] = deque()
+        self._fetch_space: asyncio.Future[None] | None = None
+        self._stop: bool | None = None  # None: run on; else stop, draining if True
+        self._idle_announced = False
+        self._reuse: StreamRecord[Any] = StreamRecord(None)
+        self._records_read = context.metrics.records_in
+
+    def request_stop(self, *, drain: bool) -> None:
+        """Stop reading (graceful stop); with ``drain`` the final MAX watermark is sent."""
+
+        def stop() -> None:
+            if self._stop is None:
+                self._stop = drain
+
+        self.mailbox.put(stop)
+
+    def trigger_checkpoint(self, checkpoint_id: int, timestamp_ms: int) -> None:
+        """Queue checkpoint ``checkpoint_id``: the barrier enters the stream at the next mail."""
+        barrier = CheckpointBarrier(checkpoint_id, timestamp_ms)
+        self.mailbox.put(lambda: self.perform_checkpoint(barrier))
+
+    def snapshot_task_state(self, barrier: CheckpointBarrier) -> dict[str, Any]:
+        """Split positions (next record to read per split) and the reader's own state."""
+        positions = dict(self.positions)
+        return {
+            "positions": positions,
+            "reader": self.reader.snapshot_state(barrier.checkpoint_id, positions),
+        }
+
+    async def on_checkpoint_complete(self, checkpoint_id: int) -> None:
+        """Let the reader commit what checkpoint ``checkpoint_id`` covered."""
+        await self.reader.notify_checkpoint_complete(checkpoint_id)
+
+    # -- the fetcher ---------------------------------------------------------------------------
+    async def _fetch_loop(self) -> None:
+        loop = asyncio.get_running_loop()
+        try:
+            while True:
+                while len(self._fetched) >= _FETCH_AHEAD:
+                    self._fetch_space = loop.create_future()
+                    await self._fetch_space
+                batches = await self.reader.fetch()
+                self._fetched.append(_END if batches is None else batches)
+                self.wake()
+                if batches is None:
+                    return
+        except Exception as exc:  # reported by the task loop, which names the source
+            self._fetched.append(_FetchFailed(exc))
+            self.wake()
+
+    def _take_fetched(self) -> Any:
+        item = self._fetched.popleft()
+        space = self._fetch_space
+        if space is not None and not space.done():
+            space.set_result(None)
+        return item
+
+    # -- the task loop -------------------------------------------------------------------------
+    async def invoke(self) -> None:
+        """Emit fetched batches until the input ends or a stop is requested; then finish."""
+        context = self.chain.head_context
+        try:
+            await self.reader.start()
+        except Exception as exc:
+            raise self.operator_error(context, exc, " while starting the source") from exc
+        self._schedule_periodic_watermark()
+        self._schedule_latency_marker()
+        async with asyncio.TaskGroup() as group:
+            fetcher = group.create_task(self._fetch_loop())
+            try:
+                ended = await self._loop()
+            finally:
+                fetcher.cancel()
+        if ended or self._stop:
+            self._emit_final_watermark()
+        await self.end_of_input()
+
+    async def _loop(self) -> bool:
+        mailbox = self.mailbox
+        providers = self.chain.availability_providers
+        fetched = self._fetched
+        context = self.chain.head_context
+        timed_flush = self._buffer_timeout_ns > 0
+        while True:
+            if len(mailbox):
+                await mailbox.run_pending()
+            if self._stop is not None:
+                return False
+            for provider in providers:
+                if not provider.available:
+                    await self.wait_for_output(provider)
+            if not fetched:
+                await self.wait_for_work()
+                continue
+            item = self._take_fetched()
+            if item is _END:
+                return True
+            if type(item) is _FetchFailed:
+                raise self.operator_error(context, item.error, " while reading") from item.error
+            try:
+                for batch in item:
+                    self._emit_batch(batch)
+            except OperatorError:
+                raise
+            except Exception as exc:
+                raise self.operator_error(context, exc) from exc
+            if timed_flush:
+                self.maybe_flush()
+
+    def _emit_batch(self, batch: SourceBatch[Any]) -> None:
+        values = batch.values
+        timestamps: Sequence[int | None] | None = batch.timestamps
+        assigner = self._assigner
+        if assigner is not None:
+            if timestamps is None:
+                timestamps = [assigner(v, None) for v in values]
+            else:
+                timestamps = [assigner(v, t) for v, t in zip(values, timestamps, strict=True)]
+        if self._watermarking and timestamps is not None:
+            generator, output = self.watermarks.split(batch.split)
+            generator.on_batch(values, timestamps, output)  # type: ignore[arg-type]
+        collect = self.chain.head_output.collect
+        reuse = self._reuse
+        if timestamps is None:
+            for value in values:
+                reuse.value = value
+                reuse.timestamp = None
+                collect(reuse)
+        else:
+            for value, timestamp in zip(values, timestamps, strict=True):
+                reuse.value = value
+                reuse.timestamp = timestamp
+                collect(reuse)
+        self._records_read.count += len(values)  # FLIP-33: a source's records-in = records read
+        if batch.position is not None:
+            self.positions[batch.split] = batch.position
+
+    # -- periodic work (mails) -------------------------------------------------------------------
+    def _schedule_periodic_watermark(self) -> None:
+        interval = self.config.auto_watermark_interval_ms
+        if self._watermarking and interval > 0:
+            pts = self.processing_time
+            pts.register_timer(pts.current_processing_time() + interval, self._periodic_watermark)
+
+    def _periodic_watermark(self, _: int) -> None:
+        try:
+            watermark, idle = self.watermarks.on_periodic_emit()
+        except Exception as exc:  # a user-written generator failed, in a mail
+            raise self.operator_error(
+                self.chain.head_context, exc, " in the watermark generator"
+            ) from exc
+        output = self.chain.head_output
+        if watermark is not None:
+            if self._idle_announced:
+                self._idle_announced = False
+                output.emit_watermark_status(WatermarkStatus.ACTIVE)
+            output.emit_watermark(watermark)
+        if idle and not self._idle_announced:
+            self._idle_announced = True
+            output.emit_watermark_status(WatermarkStatus.IDLE)
+        elif not idle and self._idle_announced:
+            self._idle_announced = False
+            output.emit_watermark_status(WatermarkStatus.ACTIVE)
+        self._schedule_periodic_watermark()
+
+    def _schedule_latency_marker(self) -> None:
+        interval = self.config.latency_tracking_interval_ms
+        if interval > 0:
+            pts = self.processing_time
+            pts.register_timer(pts.current_processing_time() + interval, self._latency_marker)
+
+    def _latency_marker(self, _: int) -> None:
+        marker = LatencyMarker(time.time() * 1000, self.vertex.head.node_id, self.subtask_index)
+        self.chain.head_output.emit_latency_marker(marker)
+        self._schedule_latency_marker()
+
+    def _emit_final_watermark(self) -> None:
+        """End of a bounded input: event time is over (Flink's MAX_WATERMARK)."""
+        if self._watermarking:
+            self._periodic_watermark_once()
+        output = self.chain.head_output
+        if self._idle_announced:  # outputs drop watermarks while idle
+            self._idle_announced = False
+            output.emit_watermark_status(WatermarkStatus.ACTIVE)
+        output.emit_watermark(Watermark(MAX_WATERMARK))
+
+    def _periodic_watermark_once(self) -> None:
+        watermark, _ = self.watermarks.on_periodic_emit()
+        if watermark is not None and not self._idle_announced:
+            self.chain.head_output.emit_watermark(watermark)
+
+    async def release(self) -> None:
+        """Close the reader."""
+        await self.reader.close()

@@ -1,0 +1,258 @@
+"""What every task does: run a chain in a mailbox loop, account time, checkpoint, finish.
+
+Port of the parts of Flink's ``StreamTask`` and ``MailboxProcessor`` that apply to asyncio.
+A task is one coroutine. It alternates between running its mails and processing one input
+batch; it waits (``await``) only between batches: for input (idle time), for output space
+(back-pressured time), or for a mail. Everything else is busy time. Chained operators are
+called synchronously from the loop.
+
+Subclasses implement ``invoke()``: the input loop of a source task or of a task fed by channels.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from dataclasses import dataclass
+from enum import Enum
+from typing import Any, Protocol
+
+from streamrt.errors import OperatorError
+from streamrt.runtime.chain import OperatorChain
+from streamrt.runtime.counters import Counter
+from streamrt.runtime.elements import CheckpointBarrier
+from streamrt.runtime.job_graph import JobEdge, JobVertex
+from streamrt.runtime.mailbox import Mailbox
+from streamrt.runtime.metric_groups import TaskMetrics
+from streamrt.runtime.operator import AvailabilityProvider, OperatorContext
+from streamrt.runtime.processing_time import MailboxProcessingTimeService
+from streamrt.runtime.record_writer import RecordWriter
+
+__all__ = ["StreamTask", "TaskConfig", "TaskListener", "TaskStatus"]
+
+
+class TaskStatus(Enum):
+    """Lifecycle of a task (Flink's ``ExecutionState``, abridged)."""
+
+    CREATED = "created"
+    RUNNING = "running"
+    FINISHED = "finished"
+    FAILED = "failed"
+    CANCELED = "canceled"
+
+
+@dataclass(frozen=True, slots=True)
+class TaskConfig:
+    """Runtime settings every task reads.
+
+    Attributes:
+        buffer_timeout_ms: >0 flush open buffers this often; 0 send every record at once;
+            -1 send only full buffers (and before control elements).
+        auto_watermark_interval_ms: how often sources combine and emit watermarks.
+        latency_tracking_interval_ms: how often sources emit latency markers (0 = never).
+        object_reuse: pass records between chained operators without copying.
+        job_name: for contexts and messages.
+    """
+
+    buffer_timeout_ms: int = 100
+    auto_watermark_interval_ms: int = 200
+    latency_tracking_interval_ms: int = 0
+    object_reuse: bool = False
+    job_name: str = "job"
+
+
+class TaskListener(Protocol):
+    """What a task reports to its job."""
+
+    def acknowledge_checkpoint(
+        self, task: StreamTask, checkpoint_id: int, state: dict[str, Any]
+    ) -> None:
+        """The task has taken its part of checkpoint ``checkpoint_id``."""
+        ...
+
+    def task_ended(self, task: StreamTask) -> None:
+        """The task has stopped, whatever its status."""
+        ...
+
+
+class StreamTask:
+    """Base of the two task kinds.
+
+    Args:
+        vertex: the chain this task runs one subtask of.
+        subtask_index: which subtask.
+        writers: one RecordWriter per out-edge of the vertex, by stream edge id.
+        config: runtime settings.
+        listener: the job, which collects acknowledgements and task ends.
+        restored: this task's state from a checkpoint, or ``None``.
+    """
+
+    def __init__(
+        self,
+        vertex: JobVertex,
+        subtask_index: int,
+        writers: dict[int, RecordWriter],
+        config: TaskConfig,
+        listener: TaskListener,
+        restored: dict[str, Any] | None = None,
+    ) -> None:
+        self.vertex = vertex
+        self.subtask_index = subtask_index
+        self.name = vertex.name
+        self.config = config
+        self._listener = listener
+        self.status = TaskStatus.CREATED
+        self.metrics = TaskMetrics()
+        self.mailbox = Mailbox(self.wake)
+        self._waiter: asyncio.Future[None] | None = None
+        self.processing_time = MailboxProcessingTimeService(
+            self.mailbox, asyncio.get_running_loop()
+        )
+        self.edge_counters: dict[int, Counter] = {}
+        self.chain = OperatorChain(
+            vertex,
+            subtask_index,
+            writers,
+            self.processing_time,
+            object_reuse=config.object_reuse,
+            job_name=config.job_name,
+            new_edge_counter=self._new_edge_counter,
+            restored=(restored or {}).get("operators"),
+        )
+        self._buffer_timeout_ns = max(0, config.buffer_timeout_ms) * 1_000_000
+        self._next_flush_ns = 0
+        self.last_checkpoint_id = 0
+
+    def _new_edge_counter(self, edge: JobEdge) -> Counter:
+        counter = self.edge_counters[edge.edge_id] = Counter()
+        return counter
+
+    @property
+    def records_out(self) -> int:
+        """Records this task wrote to its out-edges (a record on two edges counts twice)."""
+        return sum(c.count for c in self.edge_counters.values())
+
+    def __repr__(self) -> str:
+        where = f"{self.subtask_index + 1}/{self.vertex.parallelism}"
+        return f"<{type(self).__name__} {self.name!r} {where}>"
+
+    # -- waiting ------------------------------------------------------------------------------
+    def wake(self) -> None:
+        """Resume the task if it is waiting (new input, a mail, output space)."""
+        waiter = self._waiter
+        if waiter is not None and not waiter.done():
+            waiter.set_result(None)
+
+    async def wait_for_work(self) -> None:
+        """Wait for input or a mail, counting idle time; bounded by the next buffer flush."""
+        loop = asyncio.get_running_loop()
+        waiter = self._waiter = loop.create_future()
+        handle = None
+        if self._buffer_timeout_ns and self.chain.has_pending_output:
+            delay = max(0, self._next_flush_ns - time.perf_counter_ns()) / 1e9
+            handle = loop.call_later(delay, self.wake)
+        start = time.perf_counter_ns()
+        try:
+            await waiter
+        finally:
+            self._waiter = None
+            if handle is not None:
+                handle.cancel()
+            self.metrics.idle_ns += time.perf_counter_ns() - start
+        self.maybe_flush()
+
+    async def wait_for_output(self, provider: AvailabilityProvider) -> None:
+        """Wait until ``provider`` takes output again, counting back-pressured time."""
+        start = time.perf_counter_ns()
+        try:
+            await provider.wait_available()
+        finally:
+            self.metrics.backpressured_ns += time.perf_counter_ns() - start
+
+    def maybe_flush(self) -> None:
+        """Send open buffers once the buffer timeout has passed since the last flush."""
+        if self._buffer_timeout_ns:
+            now = time.perf_counter_ns()
+            if now >= self._next_flush_ns:
+                self.chain.flush_outputs()
+                self._next_flush_ns = now + self._buffer_timeout_ns
+
+    # -- lifecycle ----------------------------------------------------------------------------
+    async def run(self) -> None:
+        """Open the chain, process input until it ends, finish, and always close."""
+        self.status = TaskStatus.RUNNING
+        self.metrics.start_ns = time.perf_counter_ns()
+        self._next_flush_ns = self.metrics.start_ns + self._buffer_timeout_ns
+        close_error: OperatorError | None = None
+        try:
+            await self.chain.open()
+            await self.invoke()
+            self.status = TaskStatus.FINISHED
+        except asyncio.CancelledError:
+            self.status = TaskStatus.CANCELED
+            raise
+        except BaseException:
+            self.status = TaskStatus.FAILED
+            raise
+        finally:
+            self.mailbox.closed = True
+            self.processing_time.shutdown()
+            close_error = await self.chain.close()
+            await self.release()
+            self.metrics.end_ns = time.perf_counter_ns()
+            self._listener.task_ended(self)
+        if close_error is not None:
+            self.status = TaskStatus.FAILED
+            raise close_error
+
+    async def invoke(self) -> None:
+        """The input loop (subclasses)."""
+        raise NotImplementedError
+
+    async def release(self) -> None:
+        """Release what the subclass holds (readers, gates); runs once, also on failure."""
+
+    async def end_of_input(self) -> None:
+        """Finish the operators (head first), then send end of input downstream."""
+        await self.chain.finish()
+        self.chain.end_input()
+
+    def operator_error(
+        self, context: OperatorContext, exc: Exception, where: str = ""
+    ) -> OperatorError:
+        """Wrap ``exc`` raised by the operator of ``context`` (head operators, sources)."""
+        detail = f"{type(exc).__name__}{where}: {exc}"
+        error = OperatorError(context.name, context.subtask_index, context.parallelism, detail)
+        error.__cause__ = exc
+        return error
+
+    # -- checkpoints --------------------------------------------------------------------------
+    async def perform_checkpoint(self, barrier: CheckpointBarrier) -> None:
+        """Flush head -> tail, forward the barrier, snapshot the chain, acknowledge.
+
+        Runs between batches (a mail or the barrier handler), so the snapshot is a consistent
+        cut: every record before the barrier is in it, none after.
+        """
+        if barrier.checkpoint_id <= self.last_checkpoint_id:
+            return
+        self.last_checkpoint_id = barrier.checkpoint_id
+        await self.chain.prepare_snapshot_pre_barrier(barrier.checkpoint_id)
+        self.chain.broadcast_barrier(barrier)
+        state = {"operators": self.chain.snapshot_state(), **self.snapshot_task_state(barrier)}
+        self._listener.acknowledge_checkpoint(self, barrier.checkpoint_id, state)
+
+    def snapshot_task_state(self, barrier: CheckpointBarrier) -> dict[str, Any]:
+        """Task-level state beside the operators' (a source's split positions)."""
+        return {}
+
+    def notify_checkpoint_complete(self, checkpoint_id: int) -> None:
+        """Queue the completion notice as a mail."""
+
+        async def notify() -> None:
+            await self.chain.notify_checkpoint_complete(checkpoint_id)
+            await self.on_checkpoint_complete(checkpoint_id)
+
+        self.mailbox.put(notify)
+
+    async def on_checkpoint_complete(self, checkpoint_id: int) -> None:
+        """Task-level reaction to a completed checkpoint (sources commit offsets)."""

@@ -14,6 +14,7 @@ from streamrt.datastream import DataStream, DataStreamSink, KeyedStream
 from streamrt.environment import StreamExecutionEnvironment
 from streamrt.errors import (
     ChannelClosedError,
+    CheckpointError,
     ConfigError,
     ConnectorError,
     GraphError,
@@ -32,6 +33,7 @@ from streamrt.functions import (
     ReduceFunction,
     RuntimeContext,
 )
+from streamrt.runtime.checkpoint_coordinator import CompletedCheckpoint
 from streamrt.runtime.copying import register_immutable_type
 from streamrt.runtime.elements import MAX_WATERMARK, MIN_WATERMARK
 from streamrt.runtime.job import Job, JobExecutionResult, JobStatus
@@ -44,7 +46,9 @@ __all__ = [
     "MAX_WATERMARK",
     "MIN_WATERMARK",
     "ChannelClosedError",
+    "CheckpointError",
     "CollectionSource",
+    "CompletedCheckpoint",
     "ConfigError",
     "ConnectorError",
     "DataGeneratorSource",

@@ -17,6 +17,7 @@ from streamrt.connectors.collection import CollectionSource
 from streamrt.datastream import DataStream, _Input
 from streamrt.errors import ConfigError, GraphError
 from streamrt.plan import render_plan
+from streamrt.runtime.checkpoint_coordinator import CompletedCheckpoint
 from streamrt.runtime.job import Job, JobConfig, JobExecutionResult
 from streamrt.runtime.job_graph import JobGraph, create_job_graph
 from streamrt.runtime.operator import StreamOperator
@@ -195,11 +196,18 @@ class StreamExecutionEnvironment:
             checkpoint_timeout_ms=self.checkpoint_timeout_ms,
         )
 
-    def create_job(self, job_name: str = "streamrt job") -> Job:
-        """Turn the pipeline into a runnable ``Job`` and clear it (run with ``await job.run()``)."""
+    def create_job(
+        self, job_name: str = "streamrt job", *, restore_from: CompletedCheckpoint | None = None
+    ) -> Job:
+        """Turn the pipeline into a runnable ``Job`` and clear it (run with ``await job.run()``).
+
+        Args:
+            job_name: the job's name.
+            restore_from: a completed checkpoint of the same pipeline to resume from.
+        """
         graph = self.get_job_graph(job_name)
         self.stream_graph = StreamGraph()
-        job = Job(graph, self.job_config())
+        job = Job(graph, self.job_config(), restored=restore_from)
         self.last_job = job
         return job
 

@@ -9,6 +9,7 @@
     ├── OperatorError                 user code or an operator failed; names operator and subtask
     ├── RecordError                   a record cannot be handled (e.g. a key without stable hash)
     ├── ConnectorError                a source or sink failed talking to the outside; ``retriable``
+    ├── CheckpointError               a checkpoint failed, expired, or cannot be restored
     ├── ChannelClosedError            a send on a channel whose receiver has gone
     └── JobCancelledError             the job was cancelled before it finished
 
@@ -20,6 +21,7 @@ from __future__ import annotations
 
 __all__ = [
     "ChannelClosedError",
+    "CheckpointError",
     "ConfigError",
     "ConnectorError",
     "GraphError",
@@ -74,6 +76,10 @@ class ConnectorError(StreamrtError):
     def __init__(self, message: str, *, retriable: bool = False) -> None:
         self.retriable = retriable
         super().__init__(message)
+
+
+class CheckpointError(StreamrtError):
+    """A checkpoint failed or expired, or a restore does not fit the job."""
 
 
 class ChannelClosedError(StreamrtError):

@@ -78,28 +78,30 @@ def render_plan(graph: JobGraph, fmt: str = "text") -> str:
 def _render_text(graph: JobGraph) -> str:
     index = {v.vertex_id: i + 1 for i, v in enumerate(graph.vertices)}
     subtasks = sum(v.parallelism for v in graph.vertices)
-    lines = [
-        f"Job {graph.name!r}: {len(graph.vertices)} tasks (chains), {subtasks} subtasks",
-        "",
-    ]
+    lines = [f"Job {graph.name!r}: {len(graph.vertices)} tasks, {subtasks} subtasks"]
     for vertex in graph.vertices:
+        lines.append("")
         lines.append(
-            f"Task {index[vertex.vertex_id]}: parallelism {vertex.parallelism}, "
+            f"Task {index[vertex.vertex_id]}  parallelism {vertex.parallelism}, "
             f"max parallelism {vertex.max_parallelism}"
         )
-        for position, node in enumerate(vertex.nodes):
-            link = "  " if position == 0 else "  -> "
-            kind = "" if node.kind is NodeKind.OPERATOR else f" [{node.kind.value}]"
-            lines.append(f"  {link}{node.name}{kind}")
-        for edge in vertex.out_edges:
-            target = index[edge.target_vertex.vertex_id]
-            consumers = edge.target_vertex.parallelism
-            lines.append(
-                f"  => Task {target} via {_edge_label(edge)} "
-                f"({vertex.parallelism}x{consumers} subtasks)"
+        chained_from = {e.target_id: e.source_id for e in vertex.chained_edges}
+        inputs: dict[int, list[str]] = {}
+        for edge in vertex.in_edges:
+            inputs.setdefault(edge.stream_edge.target_id, []).append(
+                f"[{edge.stream_edge.source_id}] of Task {index[edge.source_vertex.vertex_id]} "
+                f"via {_edge_label(edge)}, "
+                f"{edge.source_vertex.parallelism}x{vertex.parallelism} channels"
             )
-        lines.append("")
-    return "\n".join(lines).rstrip() + "\n"
+        for node in vertex.nodes:
+            kind = "" if node.kind is NodeKind.OPERATOR else f" ({node.kind.value})"
+            origin = ""
+            if node.node_id in chained_from:
+                origin = f"  <- [{chained_from[node.node_id]}] chained"
+            elif node.node_id in inputs:
+                origin = "  <- " + "; ".join(inputs[node.node_id])
+            lines.append(f"  [{node.node_id}] {node.name}{kind}{origin}")
+    return "\n".join(lines) + "\n"
 
 
 def _mermaid_text(text: str) -> str:

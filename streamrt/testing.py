@@ -9,6 +9,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import heapq
 import itertools
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -60,6 +61,31 @@ class CollectSink(Generic[T]):
 
     def __init__(self) -> None:
         self.records: list[tuple[T, int | None]] = []
+        self._waiters: list[tuple[int, asyncio.Event]] = []
+
+    async def wait_for(self, count: int, timeout: float = 30.0) -> None:
+        """Return once ``count`` records have arrived; fail after ``timeout`` seconds.
+
+        Raises:
+            TimeoutError: fewer records arrived in time.
+        """
+        if len(self.records) >= count:
+            return
+        event = asyncio.Event()
+        self._waiters.append((count, event))
+        try:
+            await asyncio.wait_for(event.wait(), timeout)
+        except TimeoutError:
+            msg = f"CollectSink got {len(self.records)} of {count} records in {timeout} s"
+            raise TimeoutError(msg) from None
+        finally:
+            self._waiters = [w for w in self._waiters if w[1] is not event]
+
+    def _notify(self) -> None:
+        have = len(self.records)
+        for count, event in self._waiters:
+            if have >= count:
+                event.set()
 
     @property
     def values(self) -> list[T]:
@@ -73,18 +99,21 @@ class CollectSink(Generic[T]):
 
     def create_writer(self, context: SinkWriterContext) -> _CollectWriter[T]:
         """A writer appending to this sink's list."""
-        return _CollectWriter(self.records)
+        return _CollectWriter(self)
 
 
 class _CollectWriter(Generic[T]):
-    def __init__(self, records: list[tuple[T, int | None]]) -> None:
-        self._append = records.append
+    def __init__(self, sink: CollectSink[T]) -> None:
+        self._sink = sink
+        self._append = sink.records.append
 
     async def open(self) -> None:
         return None
 
     def write(self, value: T, timestamp: int | None) -> None:
         self._append((value, timestamp))
+        if self._sink._waiters:  # noqa: SLF001  (the writer is part of the sink)
+            self._sink._notify()  # noqa: SLF001
 
     @property
     def available(self) -> bool:

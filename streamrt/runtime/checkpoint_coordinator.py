@@ -18,6 +18,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from streamrt.errors import CheckpointError
 from streamrt.runtime.source_task import SourceTask
 from streamrt.runtime.statistics import CheckpointStatistics
 from streamrt.runtime.task import StreamTask, TaskStatus
@@ -74,6 +75,12 @@ class CheckpointCoordinator:
         self._failed = 0
         self._last_duration = 0.0
         self._done = asyncio.Event()
+        self._progress = asyncio.Event()  # set (and replaced) whenever a checkpoint ends
+
+    @property
+    def pending_id(self) -> int | None:
+        """The id of the checkpoint in flight, if any."""
+        return self._pending.checkpoint_id if self._pending else None
 
     def statistics(self) -> CheckpointStatistics:
         """Counts and the last completed checkpoint's duration and size."""
@@ -99,6 +106,27 @@ class CheckpointCoordinator:
     def shutdown(self) -> None:
         """Stop triggering (the job is ending)."""
         self._done.set()
+        self._signal_progress()
+
+    def _signal_progress(self) -> None:
+        self._progress.set()
+        self._progress = asyncio.Event()
+
+    async def wait_for_completion(self, checkpoint_id: int) -> CompletedCheckpoint:
+        """Wait until checkpoint ``checkpoint_id`` (or a later one) has completed.
+
+        Raises:
+            CheckpointError: it failed or expired, or the job ended first.
+        """
+        while True:
+            latest = self.latest
+            if latest is not None and latest.checkpoint_id >= checkpoint_id:
+                return latest
+            pending = self._pending
+            if self._done.is_set() or pending is None or pending.checkpoint_id != checkpoint_id:
+                msg = f"checkpoint {checkpoint_id} did not complete"
+                raise CheckpointError(msg)
+            await self._progress.wait()
 
     def trigger(self) -> int | None:
         """Start a checkpoint now; ``None`` if one is still in flight or no source runs."""
@@ -150,6 +178,7 @@ class CheckpointCoordinator:
         self._last_duration = (time.perf_counter_ns() - pending.started_ns) / 1e9
         if self._on_complete is not None:
             self._on_complete(checkpoint)
+        self._signal_progress()
         for task in self._tasks:
             if task.status is TaskStatus.RUNNING:
                 task.notify_checkpoint_complete(pending.checkpoint_id)
@@ -162,3 +191,4 @@ class CheckpointCoordinator:
                 logger.warning("checkpoint %d expired after %d ms", pending.checkpoint_id, age_ms)
                 self._pending = None
                 self._failed += 1
+                self._signal_progress()

@@ -9,6 +9,7 @@ neighbouring chains: all-to-all for most partitioners, pointwise for FORWARD and
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 from dataclasses import dataclass
@@ -17,6 +18,7 @@ from typing import Any
 
 from streamrt.errors import (
     ChannelClosedError,
+    CheckpointError,
     ConfigError,
     GraphError,
     JobCancelledError,
@@ -174,6 +176,16 @@ class Job:
                     )
                 )
         restored_states = self._restored.states if self._restored else {}
+        expected = {(v.vertex_id, i) for v in self.graph.vertices for i in range(v.parallelism)}
+        unknown = sorted(set(restored_states) - expected)
+        if unknown:
+            assert self._restored is not None
+            msg = (
+                f"checkpoint {self._restored.checkpoint_id} does not fit job {self.name!r}: it "
+                f"has state for (task, subtask) {unknown} the job does not have; restore into "
+                "the same pipeline with the same parallelism"
+            )
+            raise CheckpointError(msg)
         for vertex in self.graph.vertices:
             for subtask in range(vertex.parallelism):
                 key = (vertex.vertex_id, subtask)
@@ -225,7 +237,8 @@ class Job:
         except BaseExceptionGroup as group_error:
             self.status = JobStatus.FAILED
             self.failure = _root_cause(group_error)
-            raise self.failure from None
+            # re-raised as is: its __cause__ (the user's exception) must survive
+            raise self.failure  # noqa: B904
         except BaseException as exc:
             self.status = JobStatus.FAILED
             self.failure = exc
@@ -265,6 +278,26 @@ class Job:
             msg = "checkpointing is off; call env.enable_checkpointing(interval_ms) first"
             raise ConfigError(msg)
         return self.coordinator.trigger()
+
+    async def checkpoint(self) -> CompletedCheckpoint:
+        """Take a checkpoint now and wait for it (Flink's savepoint trigger, in memory).
+
+        Raises:
+            ConfigError: checkpointing is off.
+            CheckpointError: the checkpoint failed or the job ended first.
+        """
+        while True:
+            checkpoint_id = self.trigger_checkpoint()
+            coordinator = self.coordinator
+            assert coordinator is not None
+            if checkpoint_id is not None:
+                return await coordinator.wait_for_completion(checkpoint_id)
+            pending = coordinator.pending_id
+            if pending is None:
+                msg = f"job {self.name!r} has no running source to checkpoint"
+                raise CheckpointError(msg)
+            with contextlib.suppress(CheckpointError):
+                await coordinator.wait_for_completion(pending)
 
     # -- TaskListener ---------------------------------------------------------------------------
     def acknowledge_checkpoint(

@@ -120,8 +120,12 @@ class KeyGroupAssigner:
             return self._cache[key]
         except KeyError:
             pass
-        except TypeError:  # unhashable key (a list, a mutable dataclass): no caching
-            return _murmur_fmix32(stable_hash(key)) % self.max_parallelism
+        except TypeError:
+            msg = (
+                f"key {key!r} of type {type(key).__qualname__} is not hashable; keyed state "
+                "needs hashable keys (return a tuple or a frozen dataclass from key_by)"
+            )
+            raise RecordError(msg) from None
         group = _murmur_fmix32(stable_hash(key)) % self.max_parallelism
         if len(self._cache) >= self._CACHE_LIMIT:
             self._cache.clear()

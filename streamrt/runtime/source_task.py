@@ -195,9 +195,11 @@ class SourceTask(StreamTask):
                 timestamps = [assigner(v, None) for v in values]
             else:
                 timestamps = [assigner(v, t) for v, t in zip(values, timestamps, strict=True)]
+        punctuated = False
         if self._watermarking and timestamps is not None:
-            generator, output = self.watermarks.split(batch.split)
-            generator.on_batch(values, timestamps, output)  # type: ignore[arg-type]
+            generator, split_output = self.watermarks.split(batch.split)
+            generator.on_batch(values, timestamps, split_output)  # type: ignore[arg-type]
+            punctuated = split_output.advanced
         collect = self.chain.head_output.collect
         reuse = self._reuse
         if timestamps is None:
@@ -213,6 +215,8 @@ class SourceTask(StreamTask):
         self._records_read.count += len(values)  # FLIP-33: a source's records-in = records read
         if batch.position is not None:
             self.positions[batch.split] = batch.position
+        if punctuated:  # a generator emitted from on_event: forward it now, after the batch
+            self._forward_watermark(*self.watermarks.combine())
 
     # -- periodic work (mails) -------------------------------------------------------------------
     def _schedule_periodic_watermark(self) -> None:
@@ -228,6 +232,10 @@ class SourceTask(StreamTask):
             raise self.operator_error(
                 self.chain.head_context, exc, " in the watermark generator"
             ) from exc
+        self._forward_watermark(watermark, idle)
+        self._schedule_periodic_watermark()
+
+    def _forward_watermark(self, watermark: Watermark | None, idle: bool) -> None:
         output = self.chain.head_output
         if watermark is not None:
             if self._idle_announced:
@@ -240,7 +248,6 @@ class SourceTask(StreamTask):
         elif not idle and self._idle_announced:
             self._idle_announced = False
             output.emit_watermark_status(WatermarkStatus.ACTIVE)
-        self._schedule_periodic_watermark()
 
     def _schedule_latency_marker(self) -> None:
         interval = self.config.latency_tracking_interval_ms

@@ -145,17 +145,23 @@ class WatermarksWithIdleness(WatermarkGenerator):
 
 
 class _SplitOutput:
-    """The output one split's generator writes to; remembers its watermark and idleness."""
+    """The output one split's generator writes to; remembers its watermark and idleness.
 
-    __slots__ = ("idle", "watermark")
+    ``advanced`` tells the source task that a generator emitted from ``on_event``/``on_batch``
+    (a punctuated watermark), so the combined watermark is updated at once, not periodically.
+    """
+
+    __slots__ = ("advanced", "idle", "watermark")
 
     def __init__(self) -> None:
         self.watermark = MIN_WATERMARK
         self.idle = False
+        self.advanced = False
 
     def emit_watermark(self, watermark: Watermark) -> None:
         if watermark.timestamp > self.watermark:
             self.watermark = watermark.timestamp
+            self.advanced = True
         self.idle = False
 
     def mark_idle(self) -> None:
@@ -180,7 +186,7 @@ class WatermarkOutputMultiplexer:
         self.combined_watermark = MIN_WATERMARK
         self.idle = False
 
-    def split(self, split_id: Any) -> tuple[WatermarkGenerator, WatermarkOutput]:
+    def split(self, split_id: Any) -> tuple[WatermarkGenerator, _SplitOutput]:
         """The generator and output of ``split_id`` (created on first use)."""
         entry = self._splits.get(split_id)
         if entry is None:
@@ -202,9 +208,15 @@ class WatermarkOutputMultiplexer:
             ``(watermark, idle)``: the new combined watermark if it rose (else ``None``), and
             whether every split is idle.
         """
-        active: list[int] = []
         for generator, output in self._splits.values():
             generator.on_periodic_emit(output)
+        return self.combine()
+
+    def combine(self) -> tuple[Watermark | None, bool]:
+        """Combine the splits' current watermarks (see ``on_periodic_emit``)."""
+        active: list[int] = []
+        for _, output in self._splits.values():
+            output.advanced = False
             if not output.idle:
                 active.append(output.watermark)
         self.idle = bool(self._splits) and not active

@@ -1,0 +1,90 @@
+"""The ``streamrt`` command: plan and run a job given as module:function."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from streamrt.cli import main
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def test_plan_prints_the_chained_graph(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["plan", "examples.orders_demo:build", "--parallelism", "3"]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("Job 'examples.orders_demo:build': 2 tasks, 6 subtasks\n")
+    assert "  [4] revenue per country  <- [3] of Task 1 via HASH, local, 3x3 channels\n" in out
+
+
+def test_plan_as_mermaid(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["plan", "examples.orders_demo:build", "--format", "mermaid"]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("flowchart LR\n")
+    assert '  n3 ==>|"HASH, local"| n4\n' in out
+
+
+@pytest.mark.parametrize(
+    ("target", "message"),
+    [
+        ("no_colon", "expected module:function, got 'no_colon'"),
+        ("does_not_exist_mod:build", "cannot import module 'does_not_exist_mod'"),
+        ("examples.orders_demo:nope", "module 'examples.orders_demo' has no 'nope'; callables"),
+    ],
+)
+def test_bad_targets_are_named(
+    target: str, message: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["plan", target]) == 1
+    assert message in capsys.readouterr().err
+
+
+def test_run_executes_a_bounded_job(tmp_path: Path) -> None:
+    (tmp_path / "tiny_job.py").write_text(
+        textwrap.dedent(
+            """
+            def build(env):
+                env.from_collection(range(5)).map(lambda v: v * v).print()
+            """
+        )
+    )
+    done = subprocess.run(
+        [sys.executable, "-m", "streamrt.cli", "run", "tiny_job:build", "--job-name", "tiny"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={"PYTHONPATH": str(ROOT), "PATH": ""},
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == ["0", "1", "4", "9", "16"]
+    assert "job 'tiny' finished in" in done.stderr
+
+
+def test_a_failing_job_exits_non_zero_with_the_operator_named(tmp_path: Path) -> None:
+    (tmp_path / "bad_job.py").write_text(
+        textwrap.dedent(
+            """
+            def build(env):
+                env.from_collection([1, 0]).map(lambda v: 1 // v).name("invert").print()
+            """
+        )
+    )
+    done = subprocess.run(
+        [sys.executable, "-m", "streamrt.cli", "run", "bad_job:build"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={"PYTHONPATH": str(ROOT), "PATH": ""},
+        check=False,
+    )
+    assert done.returncode == 1
+    assert "operator 'invert' (subtask 1/1) failed: ZeroDivisionError: integer division" in (
+        done.stderr
+    )

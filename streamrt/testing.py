@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import heapq
 import itertools
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Final, Generic, TypeVar
 
@@ -27,8 +27,8 @@ from streamrt.runtime.metric_groups import OperatorMetrics
 from streamrt.runtime.operator import OperatorContext, StreamOperator
 from streamrt.runtime.output_tag import OutputTag
 from streamrt.runtime.processing_time import Cancellable
-from streamrt.runtime.sink_writer import SinkWriterContext
-from streamrt.runtime.source_reader import SourceBatch, SourceReaderContext
+from streamrt.runtime.sink_writer import SinkWriterBase, SinkWriterContext
+from streamrt.runtime.source_reader import SourceBatch, SourceReaderBase, SourceReaderContext
 
 __all__ = [
     "FAIL",
@@ -102,34 +102,15 @@ class CollectSink(Generic[T]):
         return _CollectWriter(self)
 
 
-class _CollectWriter(Generic[T]):
+class _CollectWriter(SinkWriterBase, Generic[T]):
     def __init__(self, sink: CollectSink[T]) -> None:
         self._sink = sink
         self._append = sink.records.append
-
-    async def open(self) -> None:
-        return None
 
     def write(self, value: T, timestamp: int | None) -> None:
         self._append((value, timestamp))
         if self._sink._waiters:  # noqa: SLF001  (the writer is part of the sink)
             self._sink._notify()  # noqa: SLF001
-
-    @property
-    def available(self) -> bool:
-        return True
-
-    async def flush(self, end_of_input: bool) -> None:
-        return None
-
-    def state_dict(self) -> dict[str, Any]:
-        return {}
-
-    async def notify_checkpoint_complete(self, checkpoint_id: int) -> None:
-        return None
-
-    async def close(self) -> None:
-        return None
 
 
 class ListSource(Generic[T]):
@@ -158,7 +139,7 @@ class ListSource(Generic[T]):
         return _ListReader(self, context)
 
 
-class _ListReader(Generic[T]):
+class _ListReader(SourceReaderBase, Generic[T]):
     def __init__(self, source: ListSource[T], context: SourceReaderContext) -> None:
         idx = range(context.subtask_index, len(source.values), context.parallelism)
         self._values = [source.values[i] for i in idx]
@@ -166,9 +147,6 @@ class _ListReader(Generic[T]):
         self._split = f"list-{context.subtask_index}"
         self._next = int(context.restored_positions.get(self._split, 0))
         self._batch = source.batch_size
-
-    async def start(self) -> None:
-        return None
 
     async def fetch(self) -> list[SourceBatch[T]] | None:
         if self._next >= len(self._values):
@@ -182,15 +160,6 @@ class _ListReader(Generic[T]):
         ts = self._timestamps[self._next : end] if self._timestamps is not None else None
         self._next = end
         return [SourceBatch(chunk, self._split, ts, position=end)]  # type: ignore[arg-type]
-
-    def snapshot_state(self, checkpoint_id: int, positions: Mapping[Any, Any]) -> dict[str, Any]:
-        return {}
-
-    async def notify_checkpoint_complete(self, checkpoint_id: int) -> None:
-        return None
-
-    async def close(self) -> None:
-        return None
 
 
 class _ManualTimer:

@@ -7,10 +7,10 @@ as one over Kafka. Its split position (the next index) is checkpointed and resto
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
-from typing import Any, Generic, TypeVar
+from collections.abc import Sequence
+from typing import Generic, TypeVar
 
-from streamrt.runtime.source_reader import SourceBatch, SourceReaderContext
+from streamrt.runtime.source_reader import SourceBatch, SourceReaderBase, SourceReaderContext
 
 __all__ = ["CollectionSource"]
 
@@ -36,15 +36,12 @@ class CollectionSource(Generic[T]):
         return _CollectionReader(self, context)
 
 
-class _CollectionReader(Generic[T]):
+class _CollectionReader(SourceReaderBase, Generic[T]):
     def __init__(self, source: CollectionSource[T], context: SourceReaderContext) -> None:
         self._share = source.values[context.subtask_index :: context.parallelism]
         self._split = f"collection-{context.subtask_index}"
         self._next = int(context.restored_positions.get(self._split, 0))
         self._batch_size = source.batch_size
-
-    async def start(self) -> None:
-        return None
 
     async def fetch(self) -> list[SourceBatch[T]] | None:
         if self._next >= len(self._share):
@@ -53,12 +50,3 @@ class _CollectionReader(Generic[T]):
         batch = SourceBatch(self._share[self._next : end], self._split, position=end)
         self._next = end
         return [batch]
-
-    def snapshot_state(self, checkpoint_id: int, positions: Mapping[Any, Any]) -> dict[str, Any]:
-        return {}
-
-    async def notify_checkpoint_complete(self, checkpoint_id: int) -> None:
-        return None
-
-    async def close(self) -> None:
-        return None

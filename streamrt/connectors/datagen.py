@@ -10,11 +10,11 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Callable, Mapping
-from typing import Any, Generic, TypeVar
+from collections.abc import Callable
+from typing import Generic, TypeVar
 
 from streamrt.errors import ConfigError
-from streamrt.runtime.source_reader import SourceBatch, SourceReaderContext
+from streamrt.runtime.source_reader import SourceBatch, SourceReaderBase, SourceReaderContext
 
 __all__ = ["DataGeneratorSource"]
 
@@ -60,7 +60,7 @@ class DataGeneratorSource(Generic[T]):
         return _GeneratorReader(self, context)
 
 
-class _GeneratorReader(Generic[T]):
+class _GeneratorReader(SourceReaderBase, Generic[T]):
     def __init__(self, source: DataGeneratorSource[T], context: SourceReaderContext) -> None:
         self._fn = source.generator
         self._subtask = context.subtask_index
@@ -98,12 +98,3 @@ class _GeneratorReader(Generic[T]):
         values = [fn(first + k * step) for k in range(n)]
         self._made += n
         return [SourceBatch(values, self._split, position=self._made)]
-
-    def snapshot_state(self, checkpoint_id: int, positions: Mapping[Any, Any]) -> dict[str, Any]:
-        return {}
-
-    async def notify_checkpoint_complete(self, checkpoint_id: int) -> None:
-        return None
-
-    async def close(self) -> None:
-        return None

@@ -14,11 +14,11 @@ import asyncio
 import contextlib
 import itertools
 from collections import deque
-from collections.abc import AsyncIterable, AsyncIterator, Iterable, Iterator, Mapping
-from typing import Any, Generic, TypeVar
+from collections.abc import AsyncIterable, AsyncIterator, Iterable, Iterator
+from typing import Generic, TypeVar
 
 from streamrt.errors import ConfigError
-from streamrt.runtime.source_reader import SourceBatch, SourceReaderContext
+from streamrt.runtime.source_reader import SourceBatch, SourceReaderBase, SourceReaderContext
 
 __all__ = ["IteratorSource"]
 
@@ -60,7 +60,7 @@ class IteratorSource(Generic[T]):
         return _IteratorReader(self.iterable, self.batch_size)
 
 
-class _IteratorReader(Generic[T]):
+class _IteratorReader(SourceReaderBase, Generic[T]):
     def __init__(self, iterable: Iterable[T] | AsyncIterable[T], batch_size: int) -> None:
         self._batch_size = batch_size
         self._sync: Iterator[T] | None = None
@@ -111,12 +111,6 @@ class _IteratorReader(Generic[T]):
         batch = [self._arrived.popleft() for _ in range(take)]
         self._space.set()
         return [SourceBatch(batch)]
-
-    def snapshot_state(self, checkpoint_id: int, positions: Mapping[Any, Any]) -> dict[str, Any]:
-        return {}
-
-    async def notify_checkpoint_complete(self, checkpoint_id: int) -> None:
-        return None
 
     async def close(self) -> None:
         if self._pump is not None and not self._pump.done():

@@ -9,7 +9,7 @@ from __future__ import annotations
 import sys
 from typing import Any, TextIO
 
-from streamrt.runtime.sink_writer import SinkWriterContext
+from streamrt.runtime.sink_writer import SinkWriterBase, SinkWriterContext
 
 __all__ = ["PrintSink"]
 
@@ -32,29 +32,16 @@ class PrintSink:
         return _PrintWriter(lead, self.stream or sys.stdout)
 
 
-class _PrintWriter:
+class _PrintWriter(SinkWriterBase):
     def __init__(self, lead: str, stream: TextIO) -> None:
         self._lead = lead
         self._stream = stream
 
-    async def open(self) -> None:
-        return None
-
     def write(self, value: Any, timestamp: int | None) -> None:
         self._stream.write(f"{self._lead}{value}\n")
 
-    @property
-    def available(self) -> bool:
-        return True
-
     async def flush(self, end_of_input: bool) -> None:
         self._stream.flush()
-
-    def state_dict(self) -> dict[str, Any]:
-        return {}
-
-    async def notify_checkpoint_complete(self, checkpoint_id: int) -> None:
-        return None
 
     async def close(self) -> None:
         self._stream.flush()

@@ -13,10 +13,11 @@ import copy
 import datetime
 import decimal
 import enum
+from collections.abc import Callable
 from typing import Any, TypeVar
 from uuid import UUID
 
-__all__ = ["copy_value", "register_immutable_type"]
+__all__ = ["copy_value", "register_copier", "register_immutable_type"]
 
 T = TypeVar("T")
 
@@ -37,6 +38,15 @@ _ATOMS: set[type] = {
     datetime.timedelta,
     UUID,
 }
+
+
+# Types with a copy function of their own (exact type match).
+_COPIERS: dict[type, Callable[[Any], Any]] = {}
+
+
+def register_copier(cls: type[T], copier: Callable[[T], T]) -> None:
+    """Copy instances of exactly ``cls`` with ``copier`` instead of ``copy.deepcopy``."""
+    _COPIERS[cls] = copier
 
 
 def register_immutable_type(cls: type[T]) -> type[T]:
@@ -71,6 +81,9 @@ def copy_value(value: T) -> T:
         if atoms.issuperset(map(type, tup)):
             return value
         return tuple(copy_value(x) for x in tup)  # type: ignore[return-value]
+    copier = _COPIERS.get(t)
+    if copier is not None:
+        return copier(value)  # type: ignore[no-any-return]
     if isinstance(value, enum.Enum):  # members are singletons
         return value
     return copy.deepcopy(value)

@@ -245,6 +245,7 @@ class Job:
             raise
         finally:
             self.started.set()
+            await self._finalize_sources(job_finished=self.failure is None and self.tasks_done)
         self.status = JobStatus.FINISHED
         return JobExecutionResult(
             self.name,
@@ -252,6 +253,23 @@ class Job:
             self.statistics(),
             self.coordinator.latest if self.coordinator else None,
         )
+
+    @property
+    def tasks_done(self) -> bool:
+        """Whether every task finished (none failed or was cancelled)."""
+        return bool(self.tasks) and all(t.status is TaskStatus.FINISHED for t in self.tasks)
+
+    async def _finalize_sources(self, *, job_finished: bool) -> None:
+        # sources commit their final offsets only now: every sink has flushed (at-least-once)
+        first: BaseException | None = None
+        for task in self.tasks:
+            if isinstance(task, SourceTask):
+                try:
+                    await task.finalize(job_finished=job_finished)
+                except Exception as exc:
+                    first = first or exc
+        if first is not None and job_finished:
+            raise first
 
     def cancel(self) -> None:
         """Cancel every task now (no final flush, no end-of-input processing)."""

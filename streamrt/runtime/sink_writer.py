@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Protocol, TypeVar
 
-__all__ = ["Sink", "SinkWriter", "SinkWriterContext"]
+__all__ = ["Sink", "SinkWriter", "SinkWriterBase", "SinkWriterContext"]
 
 T_contra = TypeVar("T_contra", contravariant=True)
 
@@ -66,3 +66,28 @@ class Sink(Protocol[T_contra]):
     def create_writer(self, context: SinkWriterContext) -> SinkWriter[T_contra]:
         """A writer for one subtask."""
         ...
+
+
+class SinkWriterBase:
+    """Defaults for writers that need no I/O: every hook but ``write`` is a no-op."""
+
+    async def open(self) -> None:
+        """Nothing to connect."""
+
+    @property
+    def available(self) -> bool:
+        """Never full."""
+        return True
+
+    async def flush(self, end_of_input: bool) -> None:
+        """Nothing buffered."""
+
+    def state_dict(self) -> dict[str, Any]:
+        """No state."""
+        return {}
+
+    async def notify_checkpoint_complete(self, checkpoint_id: int) -> None:
+        """Nothing to commit."""
+
+    async def close(self) -> None:
+        """Nothing to release."""

@@ -13,7 +13,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Generic, Protocol, TypeVar
 
-__all__ = ["Source", "SourceBatch", "SourceReader", "SourceReaderContext"]
+__all__ = ["Source", "SourceBatch", "SourceReader", "SourceReaderBase", "SourceReaderContext"]
 
 T = TypeVar("T")
 
@@ -27,14 +27,17 @@ class SourceBatch(Generic[T]):
         split: the split they come from (``None`` for sources without splits).
         timestamps: the source's own timestamps (Kafka's record time), or ``None``.
         position: the split's position *after* this batch (e.g. the next Kafka offset to read).
-        metadata: per-record extras the source exposes (e.g. Kafka keys and headers), or ``None``.
+        release: ``"finished"`` when the split has ended (bounded reading reached its end) or
+            ``"revoked"`` when the reader no longer owns it (a group rebalance); the split then
+            stops holding back the source's watermark, and a revoked split's position is
+            dropped from later checkpoints. Usually sent with no values.
     """
 
     values: Sequence[T]
     split: Any = None
     timestamps: Sequence[int | None] | None = None
     position: Any = None
-    metadata: Sequence[Any] | None = None
+    release: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,6 +74,17 @@ class SourceReader(Protocol[T]):
         """Checkpoint ``checkpoint_id`` completed (e.g. commit its offsets to Kafka)."""
         ...
 
+    async def notify_job_finished(self, positions: Mapping[Any, Any]) -> None:
+        """The whole job finished cleanly; commit ``positions``, all durable downstream now.
+
+        Called before ``close``, and only after a clean finish.
+        """
+        ...
+
+    def split_count(self) -> int | None:
+        """How many splits the reader owns now (0 makes the source idle); ``None``: untracked."""
+        ...
+
     async def close(self) -> None:
         """Disconnect; runs exactly once, also after a failure."""
         ...
@@ -87,3 +101,27 @@ class Source(Protocol[T]):
     def create_reader(self, context: SourceReaderContext) -> SourceReader[T]:
         """A reader for one subtask."""
         ...
+
+
+class SourceReaderBase:
+    """Defaults for readers that keep no external state: every hook but ``fetch`` is a no-op."""
+
+    async def start(self) -> None:
+        """Nothing to connect."""
+
+    def snapshot_state(self, checkpoint_id: int, positions: Mapping[Any, Any]) -> dict[str, Any]:
+        """No state beside the positions the task keeps."""
+        return {}
+
+    async def notify_checkpoint_complete(self, checkpoint_id: int) -> None:
+        """Nothing to commit."""
+
+    async def notify_job_finished(self, positions: Mapping[Any, Any]) -> None:
+        """Nothing to commit."""
+
+    def split_count(self) -> int | None:
+        """Splits are not tracked."""
+        return None
+
+    async def close(self) -> None:
+        """Nothing to release."""

@@ -30,7 +30,7 @@ from streamrt.runtime.elements import (
 from streamrt.runtime.job_graph import JobVertex
 from streamrt.runtime.record_writer import RecordWriter
 from streamrt.runtime.source_reader import SourceBatch, SourceReader, SourceReaderContext
-from streamrt.runtime.task import StreamTask, TaskConfig, TaskListener
+from streamrt.runtime.task import StreamTask, TaskConfig, TaskListener, TaskStatus
 from streamrt.runtime.watermark_strategy import WatermarkStrategy
 from streamrt.runtime.watermarks import NoWatermarksGenerator, WatermarkOutputMultiplexer
 
@@ -77,6 +77,7 @@ class SourceTask(StreamTask):
                 dict(self.positions),
             )
         )
+        self._reader_open = True
         self._fetched: deque[Any] = deque()
         self._fetch_space: asyncio.Future[None] | None = None
         self._stop: bool | None = None  # None: run on; else stop, draining if True
@@ -119,10 +120,13 @@ class SourceTask(StreamTask):
                     self._fetch_space = loop.create_future()
                     await self._fetch_space
                 batches = await self.reader.fetch()
-                self._fetched.append(_END if batches is None else batches)
-                self.wake()
                 if batches is None:
+                    self._fetched.append(_END)
+                    self.wake()
                     return
+                if batches:  # a poll that timed out with nothing is not worth a wake-up
+                    self._fetched.append(batches)
+                    self.wake()
         except Exception as exc:  # reported by the task loop, which names the source
             self._fetched.append(_FetchFailed(exc))
             self.wake()
@@ -187,6 +191,10 @@ class SourceTask(StreamTask):
                 self.maybe_flush()
 
     def _emit_batch(self, batch: SourceBatch[Any]) -> None:
+        if batch.release is not None:
+            self._release_split(batch)
+            if not batch.values:
+                return
         values = batch.values
         timestamps: Sequence[int | None] | None = batch.timestamps
         assigner = self._assigner
@@ -218,6 +226,11 @@ class SourceTask(StreamTask):
         if punctuated:  # a generator emitted from on_event: forward it now, after the batch
             self._forward_watermark(*self.watermarks.combine())
 
+    def _release_split(self, batch: SourceBatch[Any]) -> None:
+        self.watermarks.release(batch.split)
+        if batch.release == "revoked":  # another reader owns it now: never checkpoint it here
+            self.positions.pop(batch.split, None)
+
     # -- periodic work (mails) -------------------------------------------------------------------
     def _schedule_periodic_watermark(self) -> None:
         interval = self.config.auto_watermark_interval_ms
@@ -232,6 +245,8 @@ class SourceTask(StreamTask):
             raise self.operator_error(
                 self.chain.head_context, exc, " in the watermark generator"
             ) from exc
+        if self.reader.split_count() == 0:  # a reader without splits must not stall event time
+            idle = True
         self._forward_watermark(watermark, idle)
         self._schedule_periodic_watermark()
 
@@ -276,5 +291,20 @@ class SourceTask(StreamTask):
             self.chain.head_output.emit_watermark(watermark)
 
     async def release(self) -> None:
-        """Close the reader."""
-        await self.reader.close()
+        """Close the reader, unless the task finished: then the job closes it when it ends."""
+        if self.status is not TaskStatus.FINISHED:
+            await self._close_reader()
+
+    async def finalize(self, *, job_finished: bool) -> None:
+        """The job has ended; after a clean finish the reader commits its final positions."""
+        if self._reader_open:
+            try:
+                if job_finished:
+                    await self.reader.notify_job_finished(dict(self.positions))
+            finally:
+                await self._close_reader()
+
+    async def _close_reader(self) -> None:
+        if self._reader_open:
+            self._reader_open = False
+            await self.reader.close()

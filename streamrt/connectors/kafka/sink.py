@@ -1,0 +1,304 @@
+"""``KafkaSink``: writes a job's records to Kafka, in batches, without blocking the chain.
+
+Port of the ideas of Flink's ``KafkaSink`` writer. ``write`` only appends to a list (no I/O,
+no ``await``: it runs inside the chain). Between input batches, once enough records are
+pending, the task awaits ``flush``: records are serialized, partitioned (Kafka's murmur2 on the
+key, as the Java client does; keyless records stick to one partition per batch), appended to
+one producer batch per partition and sent with ``send_batch``. With
+``delivery="at-least-once"`` (the default) ``flush`` also waits for Kafka's acknowledgements, and
+the runtime flushes before every checkpoint barrier and at end of input, so a checkpoint never
+covers a record Kafka has not acknowledged. A failed send fails the job naming the topic and
+partition; nothing is dropped silently.
+
+Exactly-once (Kafka transactions committed on checkpoint completion) will slot in as a third
+``delivery`` mode: the writer already separates buffering (``write``), pre-commit (``flush``
+before the barrier) and the completion hook (``notify_checkpoint_complete``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any, Generic, Literal, TypeVar
+
+from streamrt.connectors.kafka._aiokafka import Producer, ProducerBatch, default_partition
+from streamrt.connectors.kafka.serde import bytes_serializer
+from streamrt.errors import ConfigError, ConnectorError
+from streamrt.runtime.sink_writer import SinkWriterContext
+from streamrt.runtime.statistics import ConnectorMetric
+
+__all__ = ["KafkaSink"]
+
+logger = logging.getLogger(__name__)
+
+T = TypeVar("T")
+Headers = Sequence[tuple[str, bytes]]
+Delivery = Literal["at-least-once", "none"]
+
+
+class KafkaSink(Generic[T]):
+    """Writes records to a Kafka topic.
+
+    Args:
+        bootstrap_servers: ``"host:port[,host:port...]"``.
+        topic: the topic, or a function of the value that returns it.
+        value_serializer / key_serializer: ``value -> bytes`` (bytes pass through by default).
+        key_selector: the key of a value (serialized with ``key_serializer``); no key by default.
+        headers: static headers, or a function of the value that returns them.
+        partitioner: ``fn(key_bytes, partitions) -> partition``; Kafka's default otherwise.
+        delivery: ``"at-least-once"`` (wait for acknowledgements at every checkpoint and at end
+            of input) or ``"none"`` (do not wait at checkpoints; failures still fail the job).
+        use_record_timestamp: give each Kafka record the stream record's timestamp.
+        producer_settings: extra aiokafka producer settings (``linger_ms``, ``compression_type``).
+        security: settings for the producer (``security_protocol``, ``sasl_*``, ``ssl_context``).
+        max_buffered_records: pending records after which the task flushes before reading on.
+        connect_attempts: tries to reach the brokers at start before the job fails.
+
+    Raises:
+        ConfigError: a bad setting (checked here, before the job runs).
+    """
+
+    def __init__(
+        self,
+        *,
+        bootstrap_servers: str,
+        topic: str | Callable[[T], str],
+        value_serializer: Callable[[Any], bytes] = bytes_serializer,
+        key_serializer: Callable[[Any], bytes] = bytes_serializer,
+        key_selector: Callable[[T], Any] | None = None,
+        headers: Headers | Callable[[T], Headers] | None = None,
+        partitioner: Callable[[bytes | None, Sequence[int]], int] | None = None,
+        delivery: Delivery = "at-least-once",
+        use_record_timestamp: bool = True,
+        producer_settings: Mapping[str, Any] | None = None,
+        security: Mapping[str, Any] | None = None,
+        max_buffered_records: int = 10_000,
+        connect_attempts: int = 5,
+    ) -> None:
+        if not bootstrap_servers:
+            msg = "KafkaSink needs bootstrap_servers, e.g. 'localhost:9092'"
+            raise ConfigError(msg)
+        if not (isinstance(topic, str) and topic) and not callable(topic):
+            msg = f"KafkaSink needs a topic name or a function returning one; got {topic!r}"
+            raise ConfigError(msg)
+        if delivery == "exactly-once":  # type: ignore[comparison-overlap]
+            msg = (
+                "delivery='exactly-once' (Kafka transactions) is not available yet; "
+                "use 'at-least-once'"
+            )
+            raise ConfigError(msg)
+        if delivery not in ("at-least-once", "none"):
+            msg = f"delivery must be 'at-least-once' or 'none'; got {delivery!r}"
+            raise ConfigError(msg)
+        if max_buffered_records < 1:
+            msg = f"max_buffered_records must be >= 1; got {max_buffered_records}"
+            raise ConfigError(msg)
+        self.bootstrap_servers = bootstrap_servers
+        self.topic = topic
+        self.value_serializer = value_serializer
+        self.key_serializer = key_serializer
+        self.key_selector = key_selector
+        self.headers = headers
+        self.partitioner = partitioner
+        self.delivery: Delivery = delivery
+        self.use_record_timestamp = use_record_timestamp
+        self.producer_settings = {**dict(security or {}), **dict(producer_settings or {})}
+        self.max_buffered_records = max_buffered_records
+        self.connect_attempts = max(1, connect_attempts)
+
+    def create_writer(self, context: SinkWriterContext) -> KafkaSinkWriter[T]:
+        """A writer (one producer) for one subtask."""
+        return KafkaSinkWriter(self, context)
+
+
+class KafkaSinkWriter(Generic[T]):
+    """Buffers records in ``write``; serializes, batches and sends them in ``flush``."""
+
+    def __init__(self, sink: KafkaSink[T], context: SinkWriterContext) -> None:
+        self._sink = sink
+        client_id = f"streamrt-{context.job_name}-{context.operator_name}-{context.subtask_index}"
+        self._producer = Producer(
+            sink.bootstrap_servers, client_id=client_id, settings=sink.producer_settings
+        )
+        self._pending: list[tuple[T, int | None]] = []
+        self._in_flight: list[tuple[asyncio.Future[Any], str, int, int]] = []
+        self._sticky: dict[str, int] = {}
+        self._partitions: dict[str, list[int]] = {}
+        self._key_partition: dict[tuple[str, bytes], int] = {}
+        self.sent: dict[str, int] = {}
+        self.send_errors: dict[str, int] = {}
+        self._limit = sink.max_buffered_records
+        self._open = False
+
+    async def open(self) -> None:
+        """Connect; a fixed topic must exist."""
+        await self._producer.start(attempts=self._sink.connect_attempts)
+        self._open = True
+        if isinstance(self._sink.topic, str):
+            try:
+                await asyncio.wait_for(self._producer.partitions_for(self._sink.topic), 15)
+            except (ConnectorError, TimeoutError) as exc:
+                msg = (
+                    f"topic {self._sink.topic!r} is not available at "
+                    f"{self._sink.bootstrap_servers}: {exc}; create it before starting the job"
+                )
+                raise ConnectorError(msg) from exc
+
+    def write(self, value: T, timestamp: int | None) -> None:
+        """Take a record; no I/O."""
+        self._pending.append((value, timestamp))
+
+    @property
+    def available(self) -> bool:
+        """False once ``max_buffered_records`` are pending: the task flushes first."""
+        return len(self._pending) < self._limit
+
+    async def flush(self, end_of_input: bool) -> None:
+        """Send everything pending; with at-least-once (or at the end) wait for the acks.
+
+        Raises:
+            ConnectorError: a record could not be serialized or sent (names topic/partition).
+        """
+        if self._pending:
+            await self._send_pending()
+        if self._sink.delivery == "at-least-once" or end_of_input:
+            await self._await_in_flight()
+        else:
+            self._check_in_flight()
+
+    async def _send_pending(self) -> None:
+        sink = self._sink
+        pending, self._pending = self._pending, []
+        fixed_topic = sink.topic if isinstance(sink.topic, str) else None
+        select_topic: Callable[[T], str] | None = (
+            None if isinstance(sink.topic, str) else sink.topic
+        )
+        serialize_value = sink.value_serializer
+        serialize_key = sink.key_serializer
+        key_of = sink.key_selector
+        headers_of = sink.headers if callable(sink.headers) else None
+        static_headers = None if callable(sink.headers) else sink.headers
+        with_time = sink.use_record_timestamp
+        batches: dict[tuple[str, int], ProducerBatch] = {}
+        known = self._partitions
+        for value, timestamp in pending:
+            try:
+                topic = fixed_topic if select_topic is None else select_topic(value)
+                assert topic is not None
+                key = None if key_of is None else serialize_key(key_of(value))
+                payload = serialize_value(value)
+                headers = headers_of(value) if headers_of is not None else static_headers
+            except Exception as exc:
+                where = fixed_topic or "the selected topic"
+                msg = (
+                    f"cannot serialize a record for {where!r}: {type(exc).__name__}: {exc} "
+                    f"(value: {value!r:.200})"
+                )
+                raise ConnectorError(msg) from exc
+            partitions = known.get(topic)
+            if partitions is None:  # the only await per new topic, not per record
+                partitions = known[topic] = await self._producer.partitions_for(topic)
+            partition = self._partition(topic, key, partitions)
+            batch = batches.get((topic, partition))
+            if batch is None:
+                batch = batches[(topic, partition)] = self._producer.create_batch()
+            if not batch.append(key, payload, timestamp if with_time else None, headers):
+                await self._send(batch, topic, partition)
+                batch = batches[(topic, partition)] = self._producer.create_batch()
+                if not batch.append(key, payload, timestamp if with_time else None, headers):
+                    msg = (
+                        f"a record of {len(payload)} bytes does not fit a Kafka batch for {topic!r}"
+                    )
+                    raise ConnectorError(msg)
+            if key is None and batch.count >= 2_000:  # spread keyless records: next partition
+                self._sticky.pop(topic, None)
+        for (topic, partition), batch in batches.items():
+            if batch.count:
+                await self._send(batch, topic, partition)
+        self._sticky.clear()  # the next flush starts on another partition
+
+    def _partition(self, topic: str, key: bytes | None, partitions: list[int]) -> int:
+        if self._sink.partitioner is not None:
+            return self._sink.partitioner(key, partitions)
+        if key is None:
+            partition = self._sticky.get(topic)
+            if partition is None:
+                partition = self._sticky[topic] = default_partition(None, partitions)
+            return partition
+        cached = self._key_partition.get((topic, key))
+        if cached is None:  # murmur2 is pure Python: worth caching for repeating keys
+            if len(self._key_partition) > 100_000:
+                self._key_partition.clear()
+            cached = self._key_partition[(topic, key)] = default_partition(key, partitions)
+        return cached
+
+    async def _send(self, batch: ProducerBatch, topic: str, partition: int) -> None:
+        future = await self._producer.send_batch(batch, topic, partition)
+        self._in_flight.append((future, topic, partition, batch.count))
+
+    async def _await_in_flight(self) -> None:
+        in_flight, self._in_flight = self._in_flight, []
+        if not in_flight:
+            return
+        await asyncio.gather(*(f for f, *_ in in_flight), return_exceptions=True)
+        self._account(in_flight)
+
+    def _check_in_flight(self) -> None:
+        done = [entry for entry in self._in_flight if entry[0].done()]
+        self._in_flight = [entry for entry in self._in_flight if not entry[0].done()]
+        self._account(done)
+
+    def _account(self, finished: list[tuple[asyncio.Future[Any], str, int, int]]) -> None:
+        failure: tuple[BaseException, str, int, int] | None = None
+        for future, topic, partition, count in finished:
+            error = future.exception()
+            if error is None:
+                self.sent[topic] = self.sent.get(topic, 0) + count
+            else:
+                self.send_errors[topic] = self.send_errors.get(topic, 0) + count
+                failure = failure or (error, topic, partition, count)
+        if failure is not None:
+            error, topic, partition, count = failure
+            msg = (
+                f"sending {count} records to topic {topic!r} partition {partition} failed: "
+                f"{type(error).__name__}: {error}"
+            )
+            raise ConnectorError(msg, retriable=bool(getattr(error, "retriable", False))) from error
+
+    def state_dict(self) -> dict[str, Any]:
+        """At-least-once keeps no state: flushing before the barrier is enough."""
+        return {}
+
+    async def notify_checkpoint_complete(self, checkpoint_id: int) -> None:
+        """Nothing to commit for at-least-once (transactions will commit here)."""
+
+    async def close(self) -> None:
+        """Disconnect (what was flushed is delivered; unflushed records die with a failure)."""
+        if self._open:
+            self._open = False
+            await self._producer.stop()
+
+    def connector_metrics(self) -> list[ConnectorMetric]:
+        """Records acknowledged and records whose send failed, per topic."""
+        metrics = [
+            ConnectorMetric(
+                "kafka_sink_records_sent_total",
+                "counter",
+                "Records the sink sent and Kafka acknowledged.",
+                count,
+                (("topic", topic),),
+            )
+            for topic, count in sorted(self.sent.items())
+        ]
+        metrics += [
+            ConnectorMetric(
+                "kafka_sink_send_errors_total",
+                "counter",
+                "Records whose send failed (the job fails on the first).",
+                count,
+                (("topic", topic),),
+            )
+            for topic, count in sorted(self.send_errors.items())
+        ]
+        return metrics

@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import copy
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Generic, TypeVar, cast
+from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING, Any, Generic, Self, TypeVar, cast
 
 import operators as ops
 from streamrt.connectors.print_sink import PrintSink
@@ -54,11 +54,16 @@ K = TypeVar("K")
 
 @dataclass(frozen=True)
 class _Input:
-    """How a stream reaches the next operator: from which node, partitioned how, which tag."""
+    """How a stream reaches the next operator.
+
+    From which node, partitioned how, with which side-output tag, over which channel (``None``:
+    local queues; else an external channel spec).
+    """
 
     node_id: int
     partitioner: StreamPartitioner | None = None
     tag: OutputTag[Any] | None = None
+    channel: Any = None
 
 
 def _per_subtask(function: Any, operator_name: str) -> Callable[[], Any]:
@@ -167,7 +172,7 @@ class DataStream(Generic[T]):
         node = self._env.add_node(name, kind, factory, key_selector=key_selector)
         for source in self._inputs:
             self._env.stream_graph.add_edge(
-                source.node_id, node.node_id, source.partitioner, source.tag
+                source.node_id, node.node_id, source.partitioner, source.tag, source.channel
             )
         return node
 
@@ -227,9 +232,8 @@ class DataStream(Generic[T]):
     def key_by(self, key_selector: Callable[[T], K] | KeySelector[T, K]) -> KeyedStream[T, K]:
         """Partition by key: equal keys reach the same subtask; state and timers are per key."""
         selector = _callable(key_selector, "get_key", KeySelector, "key_by")
-        inputs = tuple(
-            _Input(i.node_id, KeyGroupStreamPartitioner(selector), i.tag) for i in self._inputs
-        )
+        partitioner = KeyGroupStreamPartitioner(selector)
+        inputs = tuple(replace(i, partitioner=partitioner) for i in self._inputs)
         return KeyedStream(self._env, inputs, selector)
 
     def union(self, *streams: DataStream[T]) -> DataStream[T]:
@@ -268,8 +272,44 @@ class DataStream(Generic[T]):
 
     # -- partitioning --------------------------------------------------------------------------
     def _partition(self, partitioner: StreamPartitioner) -> DataStream[T]:
-        inputs = tuple(_Input(i.node_id, partitioner, i.tag) for i in self._inputs)
+        inputs = tuple(replace(i, partitioner=partitioner) for i in self._inputs)
         return DataStream(self._env, inputs)
+
+    def _with_inputs(self, inputs: tuple[_Input, ...]) -> Self:
+        # a virtual stream of the same kind (a keyed stream stays keyed)
+        stream = copy.copy(self)
+        stream._inputs = inputs
+        stream._node = None
+        return stream
+
+    def through_kafka(
+        self,
+        topic: str,
+        *,
+        bootstrap_servers: str,
+        serializer: Callable[[T], bytes] | None = None,
+        deserializer: Callable[[bytes], T] | None = None,
+        **settings: Any,
+    ) -> Self:
+        """Send this stream to the next operator through a Kafka topic instead of local queues.
+
+        The partitioning is kept: ``stream.key_by(f).through_kafka("by-user", ...)`` is a
+        repartition topic whose partition ``i`` feeds subtask ``i`` of the next operator.
+        Watermarks, checkpoint barriers and end of input cross the topic too, so event time
+        and checkpoints work as on a local edge. The topic is created (one partition per
+        consumer subtask) if missing. Values are pickled unless ``serializer``/``deserializer``
+        are given. Extra keyword arguments go to ``KafkaEdge`` (``security``, client settings).
+        """
+        # imported here so that `import streamrt` does not load aiokafka
+        from streamrt.connectors.kafka.edge import KafkaEdge
+
+        options: dict[str, Any] = dict(settings)
+        if serializer is not None:
+            options["serializer"] = serializer
+        if deserializer is not None:
+            options["deserializer"] = deserializer
+        edge = KafkaEdge(topic, bootstrap_servers=bootstrap_servers, **options)
+        return self._with_inputs(tuple(replace(i, channel=edge) for i in self._inputs))
 
     def forward(self) -> DataStream[T]:
         """Each subtask sends to the downstream subtask with its index (equal parallelism)."""

@@ -18,6 +18,7 @@ close tail -> head (every operator is closed, even if another failed to).
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from typing import Any
 
@@ -40,6 +41,8 @@ from streamrt.runtime.record_writer import RecordWriter
 from streamrt.runtime.stream_graph import NodeKind, StreamNode
 
 __all__ = ["OperatorChain"]
+
+logger = logging.getLogger(__name__)
 
 
 class OperatorChain:
@@ -222,6 +225,24 @@ class OperatorChain:
         """Send end of input on every out-edge."""
         for output in self.record_writer_outputs.values():
             output.end_input()
+
+    async def open_writers(self) -> None:
+        """Connect the out-edges that cross an external system."""
+        for writer in self._writers:
+            await writer.open()
+
+    async def drain_writers(self) -> None:
+        """Wait until everything written to every out-edge is delivered."""
+        for writer in self._writers:
+            await writer.drain()
+
+    async def close_writers(self) -> None:
+        """Disconnect the out-edges (each exactly once, whatever happens to the others)."""
+        for writer in self._writers:
+            try:
+                await writer.close()
+            except Exception:  # logged: a close failure must not hide the job's own error
+                logger.exception("closing the writer of %s failed", writer)
 
     async def close(self) -> OperatorError | None:
         """Close every operator, tail first; return the first failure, naming its operator."""

@@ -142,6 +142,9 @@ class CheckpointCoordinator:
         self._next_id += 1
         now_ms = time.time_ns() // 1_000_000
         self._pending = _Pending(checkpoint_id, now_ms, time.perf_counter_ns(), running)
+        for task in self._tasks:
+            if task.status is TaskStatus.FINISHED and task.final_state is not None:
+                self._pending.states[(task.vertex.vertex_id, task.subtask_index)] = task.final_state
         for task in sources:
             task.trigger_checkpoint(checkpoint_id, now_ms)
         return checkpoint_id
@@ -157,8 +160,13 @@ class CheckpointCoordinator:
 
     def task_ended(self, task: StreamTask) -> None:
         """A finished task will not acknowledge any more; stop waiting for it."""
-        if self._pending is not None and task.status is TaskStatus.FINISHED:
-            self._pending.awaiting.discard(task)
+        pending = self._pending
+        if pending is not None and task.status is TaskStatus.FINISHED and task in pending.awaiting:
+            if task.final_state is not None:
+                pending.states.setdefault(
+                    (task.vertex.vertex_id, task.subtask_index), task.final_state
+                )
+            pending.awaiting.discard(task)
             self._maybe_complete()
 
     def _maybe_complete(self) -> None:

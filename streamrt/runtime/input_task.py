@@ -8,6 +8,8 @@ arrived on every unfinished channel, then the task checkpoints and unblocks them
 
 from __future__ import annotations
 
+import asyncio
+import logging
 from collections.abc import Sequence
 from typing import Any
 
@@ -22,6 +24,7 @@ from streamrt.runtime.elements import (
     Watermark,
     WatermarkStatus,
 )
+from streamrt.runtime.external_channel import ExternalChannelPump
 from streamrt.runtime.input_gate import InputGate
 from streamrt.runtime.job_graph import JobVertex
 from streamrt.runtime.record_writer import RecordWriter
@@ -29,6 +32,8 @@ from streamrt.runtime.task import StreamTask, TaskConfig, TaskListener
 from streamrt.runtime.watermark_valve import StatusWatermarkValve
 
 __all__ = ["InputTask"]
+
+logger = logging.getLogger(__name__)
 
 
 class _HeadInput:
@@ -76,8 +81,12 @@ class InputTask(StreamTask):
         listener: TaskListener,
         channels: Sequence[LocalChannel],
         restored: dict[str, Any] | None = None,
+        *,
+        pumps: Sequence[ExternalChannelPump] = (),
     ) -> None:
         super().__init__(vertex, subtask_index, writers, config, listener, restored)
+        self.pumps = list(pumps)
+        self._pumps_started: list[ExternalChannelPump] = []
         self.gate = InputGate(channels, self.wake)
         self.valve = StatusWatermarkValve(len(channels))
         self._head_input = _HeadInput(self)
@@ -85,8 +94,32 @@ class InputTask(StreamTask):
         self._pending_barrier: CheckpointBarrier | None = None
         self._arrived: set[int] = set()
 
+    async def start_pumps(self) -> None:
+        """Position the readers of external in-edges (before any producer writes)."""
+        for pump in self.pumps:
+            self._pumps_started.append(pump)
+            await pump.start()
+
     async def invoke(self) -> None:
-        """Process buffers until every channel has ended; then finish."""
+        """Run the external edges' pumps beside the input loop; finish at end of input."""
+        if not self.pumps:
+            await self._process_input()
+            return
+        async with asyncio.TaskGroup() as group:
+            running = [group.create_task(self._pump(p)) for p in self.pumps]
+            try:
+                await self._process_input()
+            finally:
+                for task in running:
+                    task.cancel()
+
+    async def _pump(self, pump: ExternalChannelPump) -> None:
+        try:
+            await pump.run()
+        except Exception as exc:  # name the edge's consumer, like any input failure
+            raise self.operator_error(self.chain.head_context, exc, " reading an edge") from exc
+
+    async def _process_input(self) -> None:
         gate = self.gate
         mailbox = self.mailbox
         providers = self.chain.availability_providers
@@ -170,6 +203,22 @@ class InputTask(StreamTask):
             await self.perform_checkpoint(barrier)
             gate.unblock_all()
 
+    def snapshot_task_state(self, barrier: CheckpointBarrier) -> dict[str, Any]:
+        """Where each external in-edge's barrier was (per producer)."""
+        if not self.pumps:
+            return {}
+        return {"external": [p.snapshot(barrier.checkpoint_id) for p in self.pumps]}
+
+    async def on_checkpoint_complete(self, checkpoint_id: int) -> None:
+        """Let external in-edges commit their positions."""
+        for pump in self.pumps:
+            await pump.notify_checkpoint_complete(checkpoint_id)
+
     async def release(self) -> None:
         """Stop reading: close the channels so producers still waiting are released."""
         self.gate.close()
+        for pump in self._pumps_started:
+            try:
+                await pump.close()
+            except Exception:  # a close failure must not hide the task's own outcome
+                logger.exception("closing an edge reader of %r failed", self)

@@ -20,12 +20,16 @@ from streamrt.errors import (
     ChannelClosedError,
     CheckpointError,
     ConfigError,
-    GraphError,
     JobCancelledError,
     StreamrtError,
 )
 from streamrt.runtime.channel import DEFAULT_CHANNEL_CAPACITY, LocalChannel
 from streamrt.runtime.checkpoint_coordinator import CheckpointCoordinator, CompletedCheckpoint
+from streamrt.runtime.external_channel import (
+    ExternalChannelContext,
+    ExternalChannelPump,
+    ExternalChannelSpec,
+)
 from streamrt.runtime.input_task import InputTask
 from streamrt.runtime.job_graph import JobEdge, JobGraph
 from streamrt.runtime.record_writer import DEFAULT_BUFFER_SIZE, RecordWriter, create_record_writer
@@ -132,6 +136,7 @@ class Job:
         self._cancel_requested = False
         self._ended_tasks = 0
         self._start_ns = 0
+        self._external: list[tuple[ExternalChannelSpec, ExternalChannelContext]] = []
 
     @property
     def name(self) -> str:
@@ -150,12 +155,13 @@ class Job:
         )
         buffer_size = 1 if config.buffer_timeout_ms == 0 else config.buffer_size
         inputs: dict[tuple[int, int], list[LocalChannel]] = {}
+        pumps: dict[tuple[int, int], list[ExternalChannelPump]] = {}
         writers: dict[tuple[int, int], dict[int, RecordWriter]] = {}
         for edge in self.graph.edges:
-            if edge.channel is not None:
-                msg = f"edge {edge.edge_id} uses an external channel this runtime cannot build"
-                raise GraphError(msg)
             up, down = edge.source_vertex, edge.target_vertex
+            if edge.channel is not None:
+                self._build_external_edge(edge, buffer_size, inputs, pumps, writers)
+                continue
             for producer in range(up.parallelism):
                 channels = []
                 for consumer in edge.connected_consumers(producer):
@@ -196,13 +202,74 @@ class Job:
                     task = SourceTask(vertex, subtask, task_writers, task_config, self, restored)
                 else:
                     task = InputTask(
-                        vertex, subtask, task_writers, task_config, self, inputs[key], restored
+                        vertex,
+                        subtask,
+                        task_writers,
+                        task_config,
+                        self,
+                        inputs[key],
+                        restored,
+                        pumps=pumps.get(key, ()),
                     )
                 self.tasks.append(task)
         if config.checkpoint_interval_ms is not None:
             self.coordinator = CheckpointCoordinator(
                 self.tasks, config.checkpoint_interval_ms, config.checkpoint_timeout_ms
             )
+
+    def _build_external_edge(
+        self,
+        edge: JobEdge,
+        buffer_size: int,
+        inputs: dict[tuple[int, int], list[LocalChannel]],
+        pumps: dict[tuple[int, int], list[ExternalChannelPump]],
+        writers: dict[tuple[int, int], dict[int, RecordWriter]],
+    ) -> None:
+        # producers write to the external system; each consumer gets one local channel per
+        # producer, fed by its pump, so its gate sees the edge exactly as a local one
+        spec: ExternalChannelSpec = edge.channel
+        up, down = edge.source_vertex, edge.target_vertex
+        name = f"{up.name} -> {down.name}"
+
+        def context(subtask: int) -> ExternalChannelContext:
+            return ExternalChannelContext(
+                self.graph.name,
+                edge.edge_id,
+                name,
+                up.parallelism,
+                down.parallelism,
+                subtask,
+                edge.partitioner,
+                buffer_size,
+            )
+
+        self._external.append((spec, context(0)))
+        for producer in range(up.parallelism):
+            writers.setdefault((up.vertex_id, producer), {})[edge.edge_id] = spec.create_writer(
+                context(producer)
+            )
+        for consumer in range(down.parallelism):
+            channels = [
+                LocalChannel(
+                    self.config.channel_capacity,
+                    f"{up.name}[{producer}] -> {spec.kind} -> {down.name}[{consumer}]",
+                )
+                for producer in range(up.parallelism)
+            ]
+            inputs.setdefault((down.vertex_id, consumer), []).extend(channels)
+            for producer, channel in enumerate(channels):
+                self.channels.append((edge, producer, consumer, channel))
+            pumps.setdefault((down.vertex_id, consumer), []).append(
+                spec.create_pump(context(consumer), channels)
+            )
+
+    async def _prepare_external(self) -> None:
+        # topics exist and every pump is positioned before any producer of this run writes
+        for spec, context in self._external:
+            await spec.prepare(context)
+        for task in self.tasks:
+            if isinstance(task, InputTask):
+                await task.start_pumps()
 
     # -- running ------------------------------------------------------------------------------
     async def run(self) -> JobExecutionResult:
@@ -221,6 +288,12 @@ class Job:
         self.status = JobStatus.RUNNING
         try:
             self._build()
+            try:
+                await self._prepare_external()
+            except BaseException:
+                for task in self.tasks:  # tasks that never ran still hold started pumps
+                    await task.release()
+                raise
             async with asyncio.TaskGroup() as group:
                 for task in self.tasks:
                     group.create_task(task.run(), name=repr(task))

@@ -22,7 +22,7 @@ from streamrt.runtime.copying import copy_value
 from streamrt.runtime.elements import ControlElement, LatencyMarker, StreamRecord
 from streamrt.runtime.partitioners import StreamPartitioner
 
-__all__ = ["DEFAULT_BUFFER_SIZE", "RecordWriter", "create_record_writer"]
+__all__ = ["DEFAULT_BUFFER_SIZE", "LocalRecordWriter", "RecordWriter", "create_record_writer"]
 
 #: Records per buffer. Flink fills 32 KiB segments; a few hundred Python objects per queue
 #: operation amortizes the hand-over to well under 1 % of the per-record cost.
@@ -30,7 +30,56 @@ DEFAULT_BUFFER_SIZE = 512
 
 
 class RecordWriter:
-    """Base: buffers per channel, flushing, control elements, availability."""
+    """What a task and its ``RecordWriterOutput`` need from the writer of one out-edge.
+
+    ``emit``, ``flush_all``, ``broadcast_control`` and ``random_emit`` are synchronous: they
+    run inside the chain. I/O, when the edge has any (a Kafka topic), happens in the async
+    methods the task awaits between batches: ``wait_available`` when ``available`` is false,
+    ``drain`` after a barrier or the end of input.
+    """
+
+    def emit(self, value: Any, timestamp: int | None) -> None:
+        """Write one record to the channel the partitioner picks."""
+        raise NotImplementedError
+
+    def flush_all(self) -> None:
+        """Hand over every open buffer."""
+        raise NotImplementedError
+
+    @property
+    def pending(self) -> int:
+        """Records written but not handed over yet."""
+        raise NotImplementedError
+
+    def broadcast_control(self, element: ControlElement) -> None:
+        """Flush, then write ``element`` to every channel."""
+        raise NotImplementedError
+
+    def random_emit(self, marker: LatencyMarker) -> None:
+        """Flush, then write a latency marker to one random channel."""
+        raise NotImplementedError
+
+    @property
+    def available(self) -> bool:
+        """Whether more can be written without waiting."""
+        raise NotImplementedError
+
+    async def wait_available(self) -> None:
+        """Return once ``available`` (sending what is ready, for external channels)."""
+        raise NotImplementedError
+
+    async def open(self) -> None:
+        """Connect (external channels); local channels need nothing."""
+
+    async def drain(self) -> None:
+        """Return once everything written so far is delivered (external channels)."""
+
+    async def close(self) -> None:
+        """Disconnect; runs exactly once."""
+
+
+class LocalRecordWriter(RecordWriter):
+    """Writes into ``LocalChannel``s: one open buffer per channel."""
 
     def __init__(
         self,
@@ -46,10 +95,6 @@ class RecordWriter:
         self._copy = copy_values
         self.description = description
         self._random = random.Random()
-
-    def emit(self, value: Any, timestamp: int | None) -> None:
-        """Append one record to the buffer of the channel the partitioner picks."""
-        raise NotImplementedError
 
     def _send(self, index: int) -> None:
         self.channels[index].send(self._buffers[index])
@@ -89,7 +134,7 @@ class RecordWriter:
                 await channel.wait_writable()
 
 
-class _SingleChannelRecordWriter(RecordWriter):
+class _SingleChannelRecordWriter(LocalRecordWriter):
     """One channel (forward, global with one consumer, ...): no partitioner call per record."""
 
     def emit(self, value: Any, timestamp: int | None) -> None:
@@ -99,7 +144,7 @@ class _SingleChannelRecordWriter(RecordWriter):
             self._send(0)
 
 
-class ChannelSelectorRecordWriter(RecordWriter):
+class ChannelSelectorRecordWriter(LocalRecordWriter):
     """One channel per record, chosen by the partitioner."""
 
     def __init__(
@@ -125,7 +170,7 @@ class ChannelSelectorRecordWriter(RecordWriter):
             self._send(index)
 
 
-class BroadcastRecordWriter(RecordWriter):
+class BroadcastRecordWriter(LocalRecordWriter):
     """Every record to every channel, each with its own record (and value copy)."""
 
     def emit(self, value: Any, timestamp: int | None) -> None:
@@ -143,7 +188,7 @@ def create_record_writer(
     buffer_size: int = DEFAULT_BUFFER_SIZE,
     copy_values: bool = True,
     description: str = "",
-) -> RecordWriter:
+) -> LocalRecordWriter:
     """The writer for an edge: broadcast, single-channel, or partitioner-selected."""
     kwargs: dict[str, Any] = {
         "buffer_size": buffer_size,

@@ -122,6 +122,7 @@ class StreamTask:
         self._buffer_timeout_ns = max(0, config.buffer_timeout_ms) * 1_000_000
         self._next_flush_ns = 0
         self.last_checkpoint_id = 0
+        self.final_state: dict[str, Any] | None = None
 
     def _new_edge_counter(self, edge: JobEdge) -> Counter:
         counter = self.edge_counters[edge.edge_id] = Counter()
@@ -185,8 +186,12 @@ class StreamTask:
         self._next_flush_ns = self.metrics.start_ns + self._buffer_timeout_ns
         close_error: OperatorError | None = None
         try:
+            await self.chain.open_writers()
             await self.chain.open()
             await self.invoke()
+            # what later checkpoints record for this task (Flink's FLIP-147): a finished task
+            # is not restarted from an older position when a checkpoint is restored
+            self.final_state = self._snapshot(CheckpointBarrier(self.last_checkpoint_id, 0))
             self.status = TaskStatus.FINISHED
         except asyncio.CancelledError:
             self.status = TaskStatus.CANCELED
@@ -198,6 +203,7 @@ class StreamTask:
             self.mailbox.closed = True
             self.processing_time.shutdown()
             close_error = await self.chain.close()
+            await self.chain.close_writers()
             await self.release()
             self.metrics.end_ns = time.perf_counter_ns()
             self._listener.task_ended(self)
@@ -216,6 +222,7 @@ class StreamTask:
         """Finish the operators (head first), then send end of input downstream."""
         await self.chain.finish()
         self.chain.end_input()
+        await self.chain.drain_writers()
 
     def operator_error(
         self, context: OperatorContext, exc: Exception, where: str = ""
@@ -238,8 +245,12 @@ class StreamTask:
         self.last_checkpoint_id = barrier.checkpoint_id
         await self.chain.prepare_snapshot_pre_barrier(barrier.checkpoint_id)
         self.chain.broadcast_barrier(barrier)
-        state = {"operators": self.chain.snapshot_state(), **self.snapshot_task_state(barrier)}
-        self._listener.acknowledge_checkpoint(self, barrier.checkpoint_id, state)
+        # an external edge must hold everything before the barrier before we acknowledge
+        await self.chain.drain_writers()
+        self._listener.acknowledge_checkpoint(self, barrier.checkpoint_id, self._snapshot(barrier))
+
+    def _snapshot(self, barrier: CheckpointBarrier) -> dict[str, Any]:
+        return {"operators": self.chain.snapshot_state(), **self.snapshot_task_state(barrier)}
 
     def snapshot_task_state(self, barrier: CheckpointBarrier) -> dict[str, Any]:
         """Task-level state beside the operators' (a source's split positions)."""

@@ -123,12 +123,15 @@ class Consumer:
             "metadata_max_age_ms": 30_000,
             **settings,
         }
-        self._client = AIOKafkaConsumer(
+        self._make: Callable[[], Any] = lambda: AIOKafkaConsumer(
             bootstrap_servers=bootstrap_servers, group_id=group_id, client_id=client_id, **config
         )
+        self._client: Any = None
 
     async def start(self, *, attempts: int = 5, timeout_s: float = 10.0) -> None:
         """Connect, retrying; raise ``ConnectorError`` naming the servers when unreachable."""
+        # the client is made here, in the running loop, so one never started needs no close
+        self._client = self._make()
         await _start_with_retry(
             self._client.start,
             self._client.stop,
@@ -139,7 +142,9 @@ class Consumer:
         )
 
     async def stop(self) -> None:
-        """Disconnect (leaves the group cleanly)."""
+        """Disconnect (leaves the group cleanly); harmless if never started."""
+        if self._client is None:
+            return
         try:
             await self._client.stop()
         except KafkaError as exc:
@@ -317,13 +322,15 @@ class Producer:
             "max_batch_size": 256 * 1024,
             **settings,
         }
-        self._client = AIOKafkaProducer(
+        self._make: Callable[[], Any] = lambda: AIOKafkaProducer(
             bootstrap_servers=bootstrap_servers, client_id=client_id, **config
         )
+        self._client: Any = None
         self._partitions: dict[str, list[int]] = {}
 
     async def start(self, *, attempts: int = 5, timeout_s: float = 10.0) -> None:
         """Connect, retrying; raise ``ConnectorError`` naming the servers when unreachable."""
+        self._client = self._make()
         await _start_with_retry(
             self._client.start,
             self._client.stop,
@@ -334,7 +341,9 @@ class Producer:
         )
 
     async def stop(self) -> None:
-        """Flush what is pending and disconnect."""
+        """Flush what is pending and disconnect; harmless if never started."""
+        if self._client is None:
+            return
         try:
             await self._client.stop()
         except KafkaError as exc:
@@ -408,12 +417,14 @@ class Admin:
         self, bootstrap_servers: str, *, settings: Mapping[str, Any] | None = None
     ) -> None:
         self.bootstrap_servers = bootstrap_servers
-        self._client = AIOKafkaAdminClient(
+        self._make: Callable[[], Any] = lambda: AIOKafkaAdminClient(
             bootstrap_servers=bootstrap_servers, request_timeout_ms=15_000, **(settings or {})
         )
+        self._client: Any = None
 
     async def start(self, *, attempts: int = 5, timeout_s: float = 10.0) -> None:
         """Connect, retrying."""
+        self._client = self._make()
         await _start_with_retry(
             self._client.start,
             self._client.close,
@@ -424,7 +435,9 @@ class Admin:
         )
 
     async def close(self) -> None:
-        """Disconnect."""
+        """Disconnect; harmless if never started."""
+        if self._client is None:
+            return
         try:
             await self._client.close()
         except KafkaError as exc:

@@ -278,8 +278,8 @@ class DataStream(Generic[T]):
     def _with_inputs(self, inputs: tuple[_Input, ...]) -> Self:
         # a virtual stream of the same kind (a keyed stream stays keyed)
         stream = copy.copy(self)
-        stream._inputs = inputs
-        stream._node = None
+        stream._inputs = inputs  # noqa: SLF001  (our own class)
+        stream._node = None  # noqa: SLF001
         return stream
 
     def through_kafka(

@@ -7,6 +7,7 @@ their event-time timers before forwarding a watermark.
 
 from __future__ import annotations
 
+import logging
 from typing import Any, Generic, TypeVar
 
 from streamrt.functions import Function, RuntimeContext
@@ -17,6 +18,7 @@ from streamrt.runtime.elements import (
     Watermark,
     WatermarkStatus,
 )
+from streamrt.runtime.failed_records import FAILED_RECORDS, FailedRecord
 from streamrt.runtime.metric_groups import OperatorMetrics
 from streamrt.runtime.operator import OperatorContext
 from streamrt.runtime.outputs.output import Output
@@ -24,6 +26,8 @@ from streamrt.runtime.state import KeyedStateBackend
 from streamrt.runtime.timer_service import InternalTimerService
 
 __all__ = ["AbstractStreamOperator", "AbstractUdfStreamOperator"]
+
+logger = logging.getLogger(__name__)
 
 IN = TypeVar("IN")
 OUT = TypeVar("OUT")
@@ -125,10 +129,47 @@ class AbstractStreamOperator(Generic[IN, OUT]):
 
 
 class AbstractUdfStreamOperator(AbstractStreamOperator[IN, OUT], Generic[IN, OUT, F]):
-    """An operator around a user function: calls its ``open``/``close`` when it has them."""
+    """An operator around a user function.
+
+    Calls the function's ``open``/``close`` when it has them, and applies the operator's error
+    policy when it raises (``on_user_error``).
+    """
 
     def __init__(self, function: F) -> None:
         self.user_function = function
+
+    def on_user_error(self, exc: Exception, record: StreamRecord[Any]) -> None:
+        """The user function raised on ``record``: fail, or count and skip or divert it.
+
+        Raises:
+            Exception: ``exc`` itself under the ``"fail"`` policy.
+        """
+        context = self.context
+        policy = context.error_policy
+        if policy == "fail":
+            raise exc
+        errors = self.metrics.errors
+        errors.count += 1
+        if errors.count <= 10 or errors.count % 1000 == 0:
+            logger.warning(
+                "operator %r (subtask %d) %s record #%d: %s: %s",
+                context.name,
+                context.subtask_index,
+                "skipped" if policy == "skip" else "diverted",
+                errors.count,
+                type(exc).__name__,
+                exc,
+            )
+        if policy == "side_output":
+            failed = FailedRecord(
+                record.value,
+                context.name,
+                context.subtask_index,
+                type(exc).__name__,
+                str(exc),
+                record.timestamp,
+            )
+            self.output.collect_side(FAILED_RECORDS, StreamRecord(failed, record.timestamp))
 
     async def open(self) -> None:
         """Open the user function with a runtime context."""

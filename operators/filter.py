@@ -29,5 +29,10 @@ class FilterOperator(AbstractUdfStreamOperator[T, T, Any]):
 
     def process_element(self, record: StreamRecord[T]) -> None:
         """Emit the record unchanged if the predicate holds."""
-        if self._predicate(record.value):
+        try:
+            keep = self._predicate(record.value)
+        except Exception as exc:  # zero-cost until raised; the policy decides
+            self.on_user_error(exc, record)
+            return
+        if keep:
             self._collect(record)

@@ -6,6 +6,7 @@ from collections.abc import Callable, Iterable
 from typing import Any, TypeVar
 
 from operators.base import AbstractUdfStreamOperator
+from streamrt.errors import OperatorError
 from streamrt.runtime.elements import StreamRecord
 from streamrt.runtime.operator import OperatorContext
 from streamrt.runtime.outputs.output import Output
@@ -33,10 +34,18 @@ class FlatMapOperator(AbstractUdfStreamOperator[IN, OUT, Any]):
         """Emit each value ``fn`` returns (or yields)."""
         collector = self._collector
         collector.timestamp = record.timestamp
-        result = self._fn(record.value)
-        if result is None:
-            msg = "the flat_map function returned None; it must return or yield an iterable"
-            raise TypeError(msg)
         collect = collector.collect
-        for value in result:
-            collect(value)
+        try:
+            for value in _iterable(self._fn(record.value)):  # a generator runs user code
+                collect(value)
+        except OperatorError:  # a failure further down the chain, already named
+            raise
+        except Exception as exc:
+            self.on_user_error(exc, record)
+
+
+def _iterable(result: Iterable[OUT] | None) -> Iterable[OUT]:
+    if result is None:
+        msg = "the flat_map function returned None; it must return or yield an iterable"
+        raise TypeError(msg)
+    return result

@@ -34,5 +34,10 @@ class MapOperator(AbstractUdfStreamOperator[IN, OUT, Any]):
 
     def process_element(self, record: StreamRecord[IN]) -> None:
         """Replace the value with ``fn(value)`` and emit the same record."""
-        record.value = self._fn(record.value)  # type: ignore[assignment]
+        try:
+            value = self._fn(record.value)
+        except Exception as exc:  # zero-cost until raised; the policy decides
+            self.on_user_error(exc, record)
+            return
+        record.value = value  # type: ignore[assignment]
         self._collect(record)  # type: ignore[arg-type]

@@ -127,7 +127,12 @@ class ProcessOperator(AbstractUdfStreamOperator[IN, OUT, Any]):
         if self._key_of is not None:
             self.state_backend.current_key = self._key_of(record.value)  # type: ignore[union-attr]
         self._collector.timestamp = self._ctx.ts = record.timestamp
-        self._process(record.value, self._ctx, self._collector)
+        try:
+            self._process(record.value, self._ctx, self._collector)
+        except OperatorError:  # a failure further down the chain, already named
+            raise
+        except Exception as exc:
+            self.on_user_error(exc, record)
 
     def _fire(self, timestamp: int) -> None:
         if self._on_timer is not None:

@@ -48,7 +48,11 @@ class ReduceOperator(AbstractUdfStreamOperator[T, T, Any]):
         table = self._table
         stored = table.get(key, _ABSENT)
         if stored is not _ABSENT:
-            value = self._fn(stored, value)
+            try:
+                value = self._fn(stored, value)
+            except Exception as exc:  # the stored value stays as it was
+                self.on_user_error(exc, record)
+                return
             record.value = value
         table[key] = value
         self._collect(record)

@@ -36,6 +36,7 @@ from streamrt.functions import (
 from streamrt.runtime.checkpoint_coordinator import CompletedCheckpoint
 from streamrt.runtime.copying import register_immutable_type
 from streamrt.runtime.elements import MAX_WATERMARK, MIN_WATERMARK
+from streamrt.runtime.failed_records import FAILED_RECORDS, FailedRecord
 from streamrt.runtime.job import Job, JobExecutionResult, JobStatus
 from streamrt.runtime.output_tag import OutputTag
 from streamrt.runtime.statistics import JobStatistics
@@ -43,6 +44,7 @@ from streamrt.runtime.watermark_strategy import WatermarkStrategy
 from streamrt.runtime.watermarks import WatermarkGenerator
 
 __all__ = [
+    "FAILED_RECORDS",
     "MAX_WATERMARK",
     "MIN_WATERMARK",
     "ChannelClosedError",
@@ -54,6 +56,7 @@ __all__ = [
     "DataGeneratorSource",
     "DataStream",
     "DataStreamSink",
+    "FailedRecord",
     "FilterFunction",
     "FlatMapFunction",
     "GraphError",

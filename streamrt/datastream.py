@@ -25,6 +25,7 @@ from streamrt.functions import (
     ProcessFunction,
     ReduceFunction,
 )
+from streamrt.runtime.failed_records import ErrorPolicy, check_error_policy
 from streamrt.runtime.output_tag import OutputTag
 from streamrt.runtime.partitioners import (
     BroadcastPartitioner,
@@ -148,6 +149,18 @@ class DataStream(Generic[T]):
             msg = f"max_parallelism must be in [1, 32768]; got {max_parallelism} for {node.name!r}"
             raise GraphError(msg)
         node.max_parallelism = max_parallelism
+        return self
+
+    def on_error(self, policy: ErrorPolicy) -> DataStream[T]:
+        """What the operator does when its user function raises on a record.
+
+        ``"fail"`` (default): stop the job with an ``OperatorError`` naming the operator.
+        ``"skip"``: count the record in the operator's ``errors`` and go on.
+        ``"side_output"``: count it and emit a ``FailedRecord`` to
+        ``get_side_output(FAILED_RECORDS)`` (e.g. to send it to a dead-letter topic).
+        """
+        node = self._operator_node("on_error")
+        node.error_policy = check_error_policy(policy, node.name)
         return self
 
     def disable_chaining(self) -> DataStream[T]:

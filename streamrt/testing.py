@@ -244,6 +244,7 @@ class OperatorHarness(Generic[T]):
         subtask_index: int = 0,
         parallelism: int = 1,
         name: str = "operator under test",
+        error_policy: str = "fail",
     ) -> None:
         self.operator = operator
         self.processing_time = ManualProcessingTimeService()
@@ -260,6 +261,7 @@ class OperatorHarness(Generic[T]):
             metrics=OperatorMetrics(),
             processing_time=self.processing_time,
             key_selector=key_selector,
+            error_policy=error_policy,
         )
         operator.setup(self.context, self.output)
 

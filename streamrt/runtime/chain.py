@@ -89,6 +89,7 @@ class OperatorChain:
                 metrics=OperatorMetrics(),
                 processing_time=processing_time,
                 key_selector=node.key_selector,
+                error_policy=node.error_policy,
             )
         # one RecordWriterOutput per out-edge, built first (Flink's createChainOutputs)
         self.record_writer_outputs: dict[int, RecordWriterOutput[Any]] = {

@@ -63,6 +63,7 @@ class OperatorContext:
         metrics: the operator's counters.
         processing_time: wall-clock time and timers delivered as task mails.
         key_selector: set for operators on a keyed stream; extracts the state key of a value.
+        error_policy: what to do when the user function raises (``failed_records``).
     """
 
     operator_id: int
@@ -76,6 +77,7 @@ class OperatorContext:
     metrics: OperatorMetrics
     processing_time: ProcessingTimeService
     key_selector: Callable[[Any], Any] | None = None
+    error_policy: str = "fail"
     config: dict[str, Any] = field(default_factory=dict)
 
 

@@ -51,6 +51,8 @@ class StreamNode:
         source: the ``Source`` of a source node.
         watermark_strategy: the ``WatermarkStrategy`` a source node applies.
         uid: an optional stable id for state (defaults to the node id).
+        error_policy: what a failing user function does: ``"fail"``, ``"skip"``,
+            ``"side_output"`` (see ``failed_records``).
         in_edges / out_edges: edges in creation order.
     """
 
@@ -65,6 +67,7 @@ class StreamNode:
     source: Any = None
     watermark_strategy: Any = None
     uid: str | None = None
+    error_policy: str = "fail"
     in_edges: list[StreamEdge] = field(default_factory=list)
     out_edges: list[StreamEdge] = field(default_factory=list)
 

@@ -13,6 +13,7 @@ per record.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -464,23 +465,34 @@ class KafkaSourceReader(Generic[T]):
             await self._commit(offsets)
 
     async def notify_job_finished(self, positions: Mapping[Any, Any]) -> None:
-        """Commit the final positions after a clean finish."""
-        await self._commit({p: int(o) for p, o in positions.items()})
+        """Commit the final positions after a clean finish.
 
-    async def _commit(self, offsets: Mapping[Partition, int]) -> None:
+        Retried a few times: another member leaving the group at the same moment makes the
+        group rebalance, and a commit during a rebalance is refused until this member rejoins.
+        """
+        offsets = {p: int(o) for p, o in positions.items()}
+        delay = 0.2
+        for _ in range(5):
+            if await self._commit(offsets):
+                return
+            await asyncio.sleep(delay)
+            delay *= 2
+
+    async def _commit(self, offsets: Mapping[Partition, int]) -> bool:
         if self._source.group_id is None:
-            return
+            return True
         owned = {p: o for p, o in offsets.items() if p in self._owned}
         if not owned:
-            return
+            return True
         try:
             await self._consumer.commit(owned)
         except Exception as exc:  # Flink: a failed commit is logged and counted, not fatal
             self.commits_failed += 1
             logger.warning("committing offsets %s failed: %s", owned, exc)
-            return
+            return False
         self.commits_succeeded += 1
         self._committed.update(owned)
+        return True
 
     def split_count(self) -> int | None:
         """Partitions owned and not finished."""

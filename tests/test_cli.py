@@ -14,18 +14,42 @@ from streamrt.cli import main
 ROOT = Path(__file__).resolve().parent.parent
 
 
+@pytest.fixture
+def demo_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    # plan builds the job without connecting: any address will do
+    monkeypatch.setenv("KAFKA_BOOTSTRAP", "127.0.0.1:9")
+
+
+@pytest.mark.usefixtures("demo_env")
 def test_plan_prints_the_chained_graph(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["plan", "examples.orders_demo:build", "--parallelism", "3"]) == 0
-    out = capsys.readouterr().out
-    assert out.startswith("Job 'examples.orders_demo:build': 2 tasks, 6 subtasks\n")
-    assert "  [4] revenue per country  <- [3] of Task 1 via HASH, local, 3x3 channels\n" in out
+    assert capsys.readouterr().out == (
+        "Job 'examples.orders_demo:build': 2 tasks, 6 subtasks\n"
+        "\n"
+        "Task 1  parallelism 3, max parallelism 128\n"
+        "  [1] Source: orders (source)\n"
+        "  [2] paid orders  <- [1] chained\n"
+        "\n"
+        "Task 2  parallelism 3, max parallelism 128\n"
+        "  [3] revenue per country  <- [2] of Task 1 via HASH, local, 3x3 channels\n"
+        "  [4] revenue (sink)  <- [3] chained\n"
+    )
 
 
+@pytest.mark.usefixtures("demo_env")
 def test_plan_as_mermaid(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["plan", "examples.orders_demo:build", "--format", "mermaid"]) == 0
     out = capsys.readouterr().out
     assert out.startswith("flowchart LR\n")
-    assert '  n3 ==>|"HASH, local"| n4\n' in out
+    assert '  n2 ==>|"HASH, local"| n3\n' in out
+
+
+def test_a_builder_that_fails_is_reported(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.delenv("KAFKA_BOOTSTRAP", raising=False)
+    assert main(["plan", "examples.orders_demo:build"]) == 1
+    assert "set KAFKA_BOOTSTRAP" in capsys.readouterr().err
 
 
 @pytest.mark.parametrize(

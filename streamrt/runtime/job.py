@@ -333,14 +333,22 @@ class Job:
         return bool(self.tasks) and all(t.status is TaskStatus.FINISHED for t in self.tasks)
 
     async def _finalize_sources(self, *, job_finished: bool) -> None:
-        # sources commit their final offsets only now: every sink has flushed (at-least-once)
+        # sources commit their final offsets only now, when every sink has flushed
+        # (at-least-once); all commit before any disconnects, because a reader leaving its
+        # consumer group makes the group rebalance and refuse the others' commits meanwhile
+        sources = [t for t in self.tasks if isinstance(t, SourceTask)]
         first: BaseException | None = None
-        for task in self.tasks:
-            if isinstance(task, SourceTask):
+        if job_finished:
+            for task in sources:
                 try:
-                    await task.finalize(job_finished=job_finished)
+                    await task.commit_final_positions()
                 except Exception as exc:
                     first = first or exc
+        for task in sources:
+            try:
+                await task.close_reader()
+            except Exception as exc:
+                first = first or exc
         if first is not None and job_finished:
             raise first
 

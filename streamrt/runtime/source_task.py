@@ -295,14 +295,14 @@ class SourceTask(StreamTask):
         if self.status is not TaskStatus.FINISHED:
             await self._close_reader()
 
-    async def finalize(self, *, job_finished: bool) -> None:
-        """The job has ended; after a clean finish the reader commits its final positions."""
+    async def commit_final_positions(self) -> None:
+        """The job finished cleanly: the reader commits what this task emitted."""
         if self._reader_open:
-            try:
-                if job_finished:
-                    await self.reader.notify_job_finished(dict(self.positions))
-            finally:
-                await self._close_reader()
+            await self.reader.notify_job_finished(dict(self.positions))
+
+    async def close_reader(self) -> None:
+        """Close the reader (once; the job calls this when it ends)."""
+        await self._close_reader()
 
     async def _close_reader(self) -> None:
         if self._reader_open:

@@ -1,0 +1,226 @@
+"""KafkaSource -> chain -> KafkaSink against a raw aiokafka consume/produce loop, same work.
+
+The work per record: json parse -> keep if amount > 50 -> enrich -> json serialize -> produce.
+The raw loop is what one writes by hand with aiokafka: ``getmany`` -> per record the four steps
+-> ``producer.send`` -> ``flush`` at the end. The streamrt job is
+``KafkaSource -> map -> filter -> map -> map -> KafkaSink`` at parallelism 1 with checkpointing
+every second (offsets committed on completion). Both read the same 8-partition topic from the
+beginning and write a fresh topic; cases alternate, each in its own process, so each reports
+its own peak RSS. The broker is the embedded noida (or ``KAFKA_BOOTSTRAP``).
+
+    python -m bench.kafka_throughput [--records 500000] [--rounds 3]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import resource
+import statistics
+import subprocess
+import sys
+import time
+import uuid
+from typing import Any
+
+from bench.chain_throughput import enrich, keep, make_lines
+
+PARTITIONS = 8
+CASES = {
+    "loop": "raw aiokafka loop",
+    "streamrt": "streamrt job, object reuse off",
+    "streamrt-reuse": "streamrt job, object reuse on",
+}
+
+
+async def create_topic(bootstrap: str, name: str, partitions: int) -> None:
+    from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    await admin.start()
+    try:
+        await admin.create_topics([NewTopic(name, num_partitions=partitions, replication_factor=1)])
+    finally:
+        await admin.close()
+
+
+async def fill(bootstrap: str, topic: str, records: int) -> None:
+    from aiokafka import AIOKafkaProducer
+
+    await create_topic(bootstrap, topic, PARTITIONS)
+    lines = make_lines(records)
+    producer = AIOKafkaProducer(
+        bootstrap_servers=bootstrap, linger_ms=20, max_batch_size=512 * 1024
+    )
+    await producer.start()
+    try:
+        per_partition = [lines[p::PARTITIONS] for p in range(PARTITIONS)]
+        futures = []
+        for partition, chunk in enumerate(per_partition):
+            batch = producer.create_batch()
+            for line in chunk:
+                if batch.append(key=None, value=line.encode(), timestamp=None) is None:
+                    futures.append(await producer.send_batch(batch, topic, partition=partition))
+                    batch = producer.create_batch()
+                    batch.append(key=None, value=line.encode(), timestamp=None)
+            futures.append(await producer.send_batch(batch, topic, partition=partition))
+        await asyncio.gather(*futures)
+    finally:
+        await producer.stop()
+
+
+async def raw_loop(bootstrap: str, source: str, target: str, records: int) -> int:
+    from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, linger_ms=5)
+    await consumer.start()
+    await producer.start()
+    try:
+        partitions = [TopicPartition(source, p) for p in range(PARTITIONS)]
+        consumer.assign(partitions)
+        await consumer.seek_to_beginning(*partitions)
+        read = written = 0
+        loads, dumps = json.loads, json.dumps
+        while read < records:
+            fetched = await consumer.getmany(timeout_ms=200, max_records=2_000)
+            for messages in fetched.values():
+                for message in messages:
+                    read += 1
+                    order = loads(message.value)
+                    if keep(order):
+                        await producer.send(target, dumps(enrich(order)).encode())
+                        written += 1
+        await producer.flush()
+        return written
+    finally:
+        await consumer.stop()
+        await producer.stop()
+
+
+async def streamrt_job(
+    bootstrap: str, source: str, target: str, records: int, *, object_reuse: bool
+) -> int:
+    from streamrt import StreamExecutionEnvironment
+    from streamrt.connectors.kafka import KafkaSink, KafkaSource
+
+    env = StreamExecutionEnvironment(parallelism=1, object_reuse=object_reuse)
+    env.enable_checkpointing(1_000)
+    (
+        env.from_source(
+            KafkaSource(
+                bootstrap_servers=bootstrap,
+                topics=[source],
+                group_id=f"bench-{target}",
+                starting_offsets="earliest",
+                bounded=True,
+            ),
+            source_name="orders",
+        )
+        .map(json.loads)
+        .name("parse")
+        .filter(keep)
+        .name("keep")
+        .map(enrich)
+        .name("enrich")
+        .map(lambda order: json.dumps(order).encode())
+        .name("serialize")
+        .sink_to(KafkaSink(bootstrap_servers=bootstrap, topic=target))
+        .name("out")
+    )
+    result = await env.execute_async("kafka bench")
+    return result.statistics.operator("out").records_out
+
+
+def run_case(case: str, bootstrap: str, source: str, records: int) -> dict[str, Any]:
+    target = f"out-{uuid.uuid4().hex[:8]}"
+
+    async def main() -> tuple[float, int]:
+        await create_topic(bootstrap, target, PARTITIONS)
+        start = time.perf_counter()
+        if case == "loop":
+            written = await raw_loop(bootstrap, source, target, records)
+        else:
+            written = await streamrt_job(
+                bootstrap, source, target, records, object_reuse=case == "streamrt-reuse"
+            )
+        return time.perf_counter() - start, written
+
+    import uvloop  # both cases on uvloop: what env.execute uses
+
+    seconds, written = uvloop.run(main())
+    rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    return {"case": case, "rate": records / seconds, "written": written, "peak_rss_mb": rss_mb}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--records", type=int, default=500_000)
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--case", choices=list(CASES))
+    parser.add_argument("--bootstrap")
+    parser.add_argument("--source")
+    args = parser.parse_args()
+    if args.case:  # a child process: one measurement, as JSON
+        print(json.dumps(run_case(args.case, args.bootstrap, args.source, args.records)))
+        return
+
+    from streamrt.connectors.embedded_broker import EmbeddedBroker
+
+    broker = None
+    bootstrap = os.environ.get("KAFKA_BOOTSTRAP")
+    if not bootstrap:
+        broker = EmbeddedBroker("noida").start()
+        bootstrap = broker.bootstrap_servers
+    try:
+        source = f"orders-{uuid.uuid4().hex[:8]}"
+        asyncio.run(fill(bootstrap, source, args.records))
+        results: dict[str, list[dict[str, Any]]] = {case: [] for case in CASES}
+        for _ in range(args.rounds):
+            for case in CASES:
+                done = subprocess.run(
+                    [
+                        sys.executable,
+                        "-m",
+                        "bench.kafka_throughput",
+                        "--case",
+                        case,
+                        "--bootstrap",
+                        bootstrap,
+                        "--source",
+                        source,
+                        "--records",
+                        str(args.records),
+                    ],
+                    capture_output=True,
+                    text=True,
+                    check=True,
+                )
+                results[case].append(json.loads(done.stdout.strip().splitlines()[-1]))
+        written = {r["written"] for rs in results.values() for r in rs}
+        if len(written) != 1:
+            raise SystemExit(f"the cases wrote different record counts: {written}")
+        loop_rate = statistics.median(r["rate"] for r in results["loop"])
+        print(
+            f"{args.records} records over {PARTITIONS} partitions, {args.rounds} rounds, "
+            f"median; broker: {'noida (embedded)' if broker else bootstrap}"
+        )
+        print(f"{'case':36} {'records/s':>12} {'ratio':>7} {'peak RSS':>10}")
+        for case, label in CASES.items():
+            rate = statistics.median(r["rate"] for r in results[case])
+            rss = max(r["peak_rss_mb"] for r in results[case])
+            print(f"{label:36} {rate:>12,.0f} {rate / loop_rate:>7.2f} {rss:>8.0f} MB")
+        for case in ("streamrt", "streamrt-reuse"):
+            ratios = [
+                s["rate"] / lo["rate"] for s, lo in zip(results[case], results["loop"], strict=True)
+            ]
+            print(f"per-round ratios, {case}: {', '.join(f'{r:.2f}' for r in ratios)}")
+    finally:
+        if broker is not None:
+            broker.stop()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,11 +1,13 @@
 """``streamrt``: run a job as a long-lived service, or print its plan.
 
     streamrt run  module:function [--parallelism N] [--job-name NAME]
+                  [--metrics-host 0.0.0.0] [--metrics-port 9249 | --no-metrics]
     streamrt plan module:function [--format text|mermaid|json]
 
 ``function(env)`` builds the pipeline on the ``StreamExecutionEnvironment`` it is given. ``run``
-executes it until it finishes; SIGTERM stops it gracefully (sources stop, everything in flight
-is flushed, offsets are committed), Ctrl-C cancels it (exit status 130).
+executes it until it finishes, serving ``/metrics``, ``/healthz``, ``/readyz`` and ``/job`` on
+the metrics port (0 picks a free one); SIGTERM stops it gracefully (sources stop, everything in
+flight is flushed, offsets are committed), Ctrl-C cancels it (exit status 130).
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
+from metrics.exporter import DEFAULT_METRICS_PORT, MetricsServer
 from streamrt.environment import StreamExecutionEnvironment, run_event_loop
 from streamrt.errors import ConfigError, StreamrtError
 from streamrt.runtime.job import Job, JobExecutionResult
@@ -68,21 +71,31 @@ def _environment(args: argparse.Namespace) -> StreamExecutionEnvironment:
     return env
 
 
-async def _run(env: StreamExecutionEnvironment, job_name: str) -> JobExecutionResult:
+async def _run(
+    env: StreamExecutionEnvironment, job_name: str, args: argparse.Namespace
+) -> JobExecutionResult:
     job: Job = env.create_job(job_name)
     loop = asyncio.get_running_loop()
     loop.add_signal_handler(signal.SIGTERM, lambda: job.stop(drain=False))
+    server: MetricsServer | None = None
     try:
+        if not args.no_metrics:
+            server = await MetricsServer(
+                job, host=args.metrics_host, port=args.metrics_port
+            ).start()
+            print(f"streamrt: metrics at {server.url}/metrics", file=sys.stderr, flush=True)
         return await job.run()
     finally:
         loop.remove_signal_handler(signal.SIGTERM)
+        if server is not None:
+            await server.stop()
 
 
 def _cmd_run(args: argparse.Namespace) -> int:
     env = _environment(args)
     name = args.job_name or args.target
     try:
-        result = run_event_loop(lambda: _run(env, name))
+        result = run_event_loop(lambda: _run(env, name, args))
     except KeyboardInterrupt:
         print(f"streamrt: job {name!r} cancelled by Ctrl-C", file=sys.stderr)
         return 130
@@ -109,6 +122,15 @@ def _parser() -> argparse.ArgumentParser:
         command.add_argument("--job-name", help="the job's name (default: the target)")
         if name == "plan":
             command.add_argument("--format", choices=["text", "mermaid", "json"], default="text")
+        else:
+            command.add_argument("--metrics-host", default="0.0.0.0", help="default 0.0.0.0")
+            command.add_argument(
+                "--metrics-port",
+                type=int,
+                default=DEFAULT_METRICS_PORT,
+                help=f"default {DEFAULT_METRICS_PORT}; 0 picks a free port",
+            )
+            command.add_argument("--no-metrics", action="store_true", help="serve no endpoints")
     return parser
 
 

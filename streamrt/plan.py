@@ -7,56 +7,19 @@ and each edge between tasks with its partitioner, side-output tag and channel ty
 from __future__ import annotations
 
 import json
-from typing import Any
 
 from streamrt.errors import ConfigError
 from streamrt.runtime.job_graph import JobEdge, JobGraph
 from streamrt.runtime.stream_graph import NodeKind
 
-__all__ = ["describe_job_graph", "render_plan"]
-
-
-def _channel_kind(edge: JobEdge) -> str:
-    return "local" if edge.channel is None else str(getattr(edge.channel, "kind", "external"))
+__all__ = ["render_plan"]
 
 
 def _edge_label(edge: JobEdge) -> str:
     label = edge.partitioner.describe()
     if edge.tag is not None:
         label += f" [side output {edge.tag.tag_id!r}]"
-    return f"{label}, {_channel_kind(edge)}"
-
-
-def describe_job_graph(graph: JobGraph) -> dict[str, Any]:
-    """The graph as plain data (used by ``/job`` and the renderers)."""
-    index = {v.vertex_id: i + 1 for i, v in enumerate(graph.vertices)}
-    return {
-        "job": graph.name,
-        "tasks": [
-            {
-                "task": index[v.vertex_id],
-                "name": v.name,
-                "parallelism": v.parallelism,
-                "max_parallelism": v.max_parallelism,
-                "operators": [
-                    {"id": n.node_id, "name": n.name, "kind": n.kind.value} for n in v.nodes
-                ],
-            }
-            for v in graph.vertices
-        ],
-        "edges": [
-            {
-                "from_task": index[e.source_vertex.vertex_id],
-                "from_operator": e.stream_edge.source_id,
-                "to_task": index[e.target_vertex.vertex_id],
-                "to_operator": e.stream_edge.target_id,
-                "partitioner": e.partitioner.describe(),
-                "side_output": e.tag.tag_id if e.tag is not None else None,
-                "channel": _channel_kind(e),
-            }
-            for e in graph.edges
-        ],
-    }
+    return f"{label}, {edge.channel_kind}"
 
 
 def render_plan(graph: JobGraph, fmt: str = "text") -> str:
@@ -70,7 +33,7 @@ def render_plan(graph: JobGraph, fmt: str = "text") -> str:
     if fmt == "mermaid":
         return _render_mermaid(graph)
     if fmt == "json":
-        return json.dumps(describe_job_graph(graph), indent=2)
+        return json.dumps(graph.describe(), indent=2)
     msg = f"unknown plan format {fmt!r}; choose text, mermaid or json"
     raise ConfigError(msg)
 

@@ -77,7 +77,7 @@ def test_run_executes_a_bounded_job(tmp_path: Path) -> None:
         )
     )
     done = subprocess.run(
-        [sys.executable, "-m", "streamrt.cli", "run", "tiny_job:build", "--job-name", "tiny"],
+        [sys.executable, "-m", "streamrt.cli", "run", "tiny_job:build", "--job-name", "tiny", "--no-metrics"],
         cwd=tmp_path,
         capture_output=True,
         text=True,
@@ -100,7 +100,7 @@ def test_a_failing_job_exits_non_zero_with_the_operator_named(tmp_path: Path) ->
         )
     )
     done = subprocess.run(
-        [sys.executable, "-m", "streamrt.cli", "run", "bad_job:build"],
+        [sys.executable, "-m", "streamrt.cli", "run", "bad_job:build", "--metrics-port", "0"],
         cwd=tmp_path,
         capture_output=True,
         text=True,

@@ -136,6 +136,7 @@ class Job:
         self._cancel_requested = False
         self._ended_tasks = 0
         self._start_ns = 0
+        self._end_ns = 0
         self._external: list[tuple[ExternalChannelSpec, ExternalChannelContext]] = []
 
     @property
@@ -318,6 +319,7 @@ class Job:
             raise
         finally:
             self.started.set()
+            self._end_ns = time.perf_counter_ns()
             await self._finalize_sources(job_finished=self.failure is None and self.tasks_done)
         self.status = JobStatus.FINISHED
         return JobExecutionResult(
@@ -489,18 +491,17 @@ class Job:
             return []
         metrics: list[ConnectorMetric] = report()
         return [
-            ConnectorSample(
-                m.name,
-                m.kind,
-                m.documentation,
-                task.name,
-                operator,
-                task.subtask_index,
-                m.value,
-                m.labels,
-            )
+            ConnectorSample(m.name, task.name, operator, task.subtask_index, m.value, m.labels)
             for m in metrics
         ]
+
+    @property
+    def uptime_seconds(self) -> float:
+        """Seconds since ``run()`` started (until it ended)."""
+        if not self._start_ns:
+            return 0.0
+        end = self._end_ns or time.perf_counter_ns()
+        return (end - self._start_ns) / 1e9
 
     @property
     def running_tasks(self) -> int:

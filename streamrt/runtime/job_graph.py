@@ -68,6 +68,11 @@ class JobEdge:
         """``None`` for local channels; otherwise the external channel's spec."""
         return self.stream_edge.channel
 
+    @property
+    def channel_kind(self) -> str:
+        """``"local"`` or the external channel's description (``"kafka topic 'x'"``)."""
+        return "local" if self.channel is None else str(getattr(self.channel, "kind", "external"))
+
     def connected_consumers(self, producer: int) -> range:
         """Which consumer subtasks producer subtask ``producer`` writes to.
 
@@ -136,6 +141,37 @@ class JobGraph:
     vertices: list[JobVertex]
     edges: list[JobEdge]
     stream_graph: StreamGraph
+
+    def describe(self) -> dict[str, Any]:
+        """The graph as plain data: tasks with their operators, and the edges between them."""
+        index = {v.vertex_id: i + 1 for i, v in enumerate(self.vertices)}
+        return {
+            "job": self.name,
+            "tasks": [
+                {
+                    "task": index[v.vertex_id],
+                    "name": v.name,
+                    "parallelism": v.parallelism,
+                    "max_parallelism": v.max_parallelism,
+                    "operators": [
+                        {"id": n.node_id, "name": n.name, "kind": n.kind.value} for n in v.nodes
+                    ],
+                }
+                for v in self.vertices
+            ],
+            "edges": [
+                {
+                    "from_task": index[e.source_vertex.vertex_id],
+                    "from_operator": e.stream_edge.source_id,
+                    "to_task": index[e.target_vertex.vertex_id],
+                    "to_operator": e.stream_edge.target_id,
+                    "partitioner": e.partitioner.describe(),
+                    "side_output": e.tag.tag_id if e.tag is not None else None,
+                    "channel": e.channel_kind,
+                }
+                for e in self.edges
+            ],
+        }
 
     def vertex_of(self, node_id: int) -> JobVertex:
         """The chain containing node ``node_id``."""

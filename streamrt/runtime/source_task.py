@@ -78,6 +78,7 @@ class SourceTask(StreamTask):
             )
         )
         self._reader_open = True
+        self.reader_started = False  # set once the reader has connected (readiness)
         self._fetched: deque[Any] = deque()
         self._fetch_space: asyncio.Future[None] | None = None
         self._stop: bool | None = None  # None: run on; else stop, draining if True
@@ -146,6 +147,7 @@ class SourceTask(StreamTask):
             await self.reader.start()
         except Exception as exc:
             raise self.operator_error(context, exc, " while starting the source") from exc
+        self.reader_started = True
         self._schedule_periodic_watermark()
         self._schedule_latency_marker()
         async with asyncio.TaskGroup() as group:

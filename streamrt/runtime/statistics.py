@@ -80,12 +80,12 @@ class CheckpointStatistics:
 class ConnectorMetric:
     """A value a source reader or sink writer reports from ``connector_metrics()``.
 
-    The job adds the task, operator and subtask it belongs to (``ConnectorSample``).
+    ``name`` is the metric name without the ``streamrt_`` prefix; its type, help text and
+    labels are declared once, in ``metrics/names.py``. The job adds the task, operator and
+    subtask it belongs to (``ConnectorSample``).
     """
 
     name: str
-    kind: str
-    documentation: str
     value: float
     labels: tuple[tuple[str, str], ...] = ()
 
@@ -96,13 +96,10 @@ class ConnectorSample:
 
     Attributes:
         name: metric name without the ``streamrt_`` prefix, e.g. ``kafka_consumer_lag``.
-        kind: ``"counter"`` or ``"gauge"``.
         labels: extra labels beside job/task/operator/subtask (topic, partition).
     """
 
     name: str
-    kind: str
-    documentation: str
     task: str
     operator: str
     subtask: int

@@ -150,7 +150,7 @@ def test_ctrl_c_on_the_cli_stops_the_job(tmp_path: Path) -> None:
         )
     )
     process = subprocess.Popen(
-        [sys.executable, "-m", "streamrt.cli", "run", "endless_job:build"],
+        [sys.executable, "-m", "streamrt.cli", "run", "endless_job:build", "--metrics-port", "0"],
         cwd=tmp_path,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,

@@ -281,24 +281,13 @@ class KafkaSinkWriter(Generic[T]):
 
     def connector_metrics(self) -> list[ConnectorMetric]:
         """Records acknowledged and records whose send failed, per topic."""
-        metrics = [
-            ConnectorMetric(
-                "kafka_sink_records_sent_total",
-                "counter",
-                "Records the sink sent and Kafka acknowledged.",
-                count,
-                (("topic", topic),),
-            )
-            for topic, count in sorted(self.sent.items())
+        return [
+            *(
+                ConnectorMetric("kafka_sink_records_sent_total", n, (("topic", t),))
+                for t, n in sorted(self.sent.items())
+            ),
+            *(
+                ConnectorMetric("kafka_sink_send_errors_total", n, (("topic", t),))
+                for t, n in sorted(self.send_errors.items())
+            ),
         ]
-        metrics += [
-            ConnectorMetric(
-                "kafka_sink_send_errors_total",
-                "counter",
-                "Records whose send failed (the job fails on the first).",
-                count,
-                (("topic", topic),),
-            )
-            for topic, count in sorted(self.send_errors.items())
-        ]
-        return metrics

@@ -500,74 +500,28 @@ class KafkaSourceReader(Generic[T]):
 
     # -- metrics ---------------------------------------------------------------------------------
     def connector_metrics(self) -> list[ConnectorMetric]:
-        """Per partition: position, committed offset and lag; counts of skipped and DLQ'd."""
+        """Per partition: position, committed offset and lag; counts of skipped and DLQ'd.
+
+        Names and meanings are declared in ``metrics/names.py``.
+        """
         metrics: list[ConnectorMetric] = []
         for topic, partition in sorted(self._owned):
             labels = (("topic", topic), ("partition", str(partition)))
             position = self._positions.get((topic, partition))
-            highwater = self._consumer.highwater((topic, partition))
             if position is not None:
-                metrics.append(
-                    ConnectorMetric(
-                        "kafka_source_current_offset",
-                        "gauge",
-                        "Next offset the source will emit, per partition.",
-                        position,
-                        labels,
-                    )
-                )
+                metrics.append(ConnectorMetric("kafka_source_current_offset", position, labels))
             committed = self._committed.get((topic, partition))
             if committed is not None:
-                metrics.append(
-                    ConnectorMetric(
-                        "kafka_source_committed_offset",
-                        "gauge",
-                        "Last offset committed to Kafka, per partition.",
-                        committed,
-                        labels,
-                    )
-                )
+                metrics.append(ConnectorMetric("kafka_source_committed_offset", committed, labels))
+            highwater = self._consumer.highwater((topic, partition))
             if highwater is not None:
                 lag = max(0, highwater - (position if position is not None else highwater))
-                metrics.append(
-                    ConnectorMetric(
-                        "kafka_consumer_lag",
-                        "gauge",
-                        "Records in the partition not yet emitted (end offset - position).",
-                        lag,
-                        labels,
-                    )
-                )
+                metrics.append(ConnectorMetric("kafka_consumer_lag", lag, labels))
         metrics += [
-            ConnectorMetric(
-                "kafka_source_assigned_partitions",
-                "gauge",
-                "Partitions this source subtask owns now.",
-                len(self._owned),
-            ),
-            ConnectorMetric(
-                "kafka_source_records_skipped_total",
-                "counter",
-                "Records that failed to deserialize and were skipped.",
-                self.skipped,
-            ),
-            ConnectorMetric(
-                "kafka_source_dead_letter_records_total",
-                "counter",
-                "Records that failed to deserialize and went to the dead-letter topic.",
-                self.dead_lettered,
-            ),
-            ConnectorMetric(
-                "kafka_source_commits_succeeded_total",
-                "counter",
-                "Offset commits that succeeded.",
-                self.commits_succeeded,
-            ),
-            ConnectorMetric(
-                "kafka_source_commits_failed_total",
-                "counter",
-                "Offset commits that failed (logged; reading goes on).",
-                self.commits_failed,
-            ),
+            ConnectorMetric("kafka_source_assigned_partitions", len(self._owned)),
+            ConnectorMetric("kafka_source_records_skipped_total", self.skipped),
+            ConnectorMetric("kafka_source_dead_letter_records_total", self.dead_lettered),
+            ConnectorMetric("kafka_source_commits_succeeded_total", self.commits_succeeded),
+            ConnectorMetric("kafka_source_commits_failed_total", self.commits_failed),
         ]
         return metrics

@@ -20,7 +20,7 @@ run: $(STAMP)  ## set up and run the demo job (no Docker, no external Kafka)
 	$(BIN)/python -m examples.orders_demo
 
 test: $(STAMP)  ## set up and run lint, type checks and the whole test suite
-	scripts/ensure-system-packages kcat
+	scripts/ensure-system-packages kcat prometheus docker-compose
 	$(BIN)/ruff format --check .
 	$(BIN)/ruff check .
 	$(BIN)/mypy

@@ -233,6 +233,7 @@ class KafkaSourceReader(Generic[T]):
         self._positions: dict[Partition, int] = {}
         self._pending_commits: dict[int, dict[Partition, int]] = {}
         self._committed: dict[Partition, int] = {}
+        self._highwater: dict[Partition, int] = {}
         self.skipped = 0
         self.dead_lettered = 0
         self.commits_succeeded = 0
@@ -343,6 +344,10 @@ class KafkaSourceReader(Generic[T]):
         if finished and not self._release:
             return None
         fetched = await self._consumer.getmany(source.fetch_timeout_ms, source.max_batch_records)
+        for partition in self._owned:  # end offsets as of this fetch, for the lag metric
+            highwater = self._consumer.highwater(partition)
+            if highwater is not None:
+                self._highwater[partition] = highwater
         batches = self._release
         self._release = []
         for partition, messages in fetched.items():
@@ -513,7 +518,7 @@ class KafkaSourceReader(Generic[T]):
             committed = self._committed.get((topic, partition))
             if committed is not None:
                 metrics.append(ConnectorMetric("kafka_source_committed_offset", committed, labels))
-            highwater = self._consumer.highwater((topic, partition))
+            highwater = self._highwater.get((topic, partition))
             if highwater is not None:
                 lag = max(0, highwater - (position if position is not None else highwater))
                 metrics.append(ConnectorMetric("kafka_consumer_lag", lag, labels))

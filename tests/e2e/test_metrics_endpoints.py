@@ -1,0 +1,225 @@
+"""The worker's HTTP endpoints, scraped over real HTTP: exact counts, watermarks, health."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import urllib.error
+import urllib.request
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+from prometheus_client.parser import text_string_to_metric_families
+
+from metrics import MetricsServer
+from metrics.names import METRICS, render_markdown
+from streamrt import (
+    DataGeneratorSource,
+    OutputTag,
+    StreamExecutionEnvironment,
+    WatermarkStrategy,
+)
+from streamrt.runtime.job import Job
+from streamrt.testing import FAIL, CollectSink, ListSource
+from tests.conftest import bounded, wait_until
+
+
+async def get(url: str) -> tuple[int, str]:
+    def fetch() -> tuple[int, str]:
+        try:
+            with urllib.request.urlopen(url, timeout=10) as response:
+                return response.status, response.read().decode()
+        except urllib.error.HTTPError as error:
+            return error.code, error.read().decode()
+
+    return await asyncio.to_thread(fetch)
+
+
+def samples(text: str, name: str) -> dict[tuple[tuple[str, str], ...], float]:
+    found = {}
+    for family in text_string_to_metric_families(text):
+        for sample in family.samples:
+            if sample.name == name:
+                found[tuple(sorted(sample.labels.items()))] = sample.value
+    return found
+
+
+def by_operator(values: dict[tuple[tuple[str, str], ...], float]) -> dict[str, float]:
+    totals: dict[str, float] = {}
+    for labels, value in values.items():
+        operator = dict(labels)["operator"]
+        totals[operator] = totals.get(operator, 0) + value
+    return totals
+
+
+async def test_scraped_counts_equal_what_the_job_processed(
+    env_factory: Callable[..., StreamExecutionEnvironment],
+) -> None:
+    env = env_factory(parallelism=2)
+    odd = OutputTag[int]("odd")
+
+    def route(v: int, ctx: Any, out: Any) -> None:
+        if v % 2:
+            ctx.output(odd, v)
+        else:
+            out.collect(v)
+
+    values = list(range(200))
+    strategy = WatermarkStrategy.for_monotonous_timestamps()
+    routed = (
+        env.from_source(
+            ListSource(values, timestamps=[10_000 + v for v in values]), strategy, "numbers"
+        )
+        .process(route)
+        .name("route")
+    )
+    routed.map(lambda v: v * 2).name("double").sink_to(CollectSink()).name("double sink")
+    routed.map(lambda v: v + 1).name("increment").sink_to(CollectSink()).name("increment sink")
+    routed.get_side_output(odd).rebalance().sink_to(CollectSink()).name("odd sink")
+    job = env.create_job("counted")
+    async with MetricsServer(job, host="127.0.0.1", port=0) as server:
+        await bounded(job.run())
+        status, text = await get(f"{server.url}/metrics")
+    assert status == 200
+    records_in = by_operator(samples(text, "streamrt_operator_records_in_total"))
+    records_out = by_operator(samples(text, "streamrt_operator_records_out_total"))
+    assert records_in["route"] == 200
+    assert records_out["route"] == 200  # 100 main + 100 side, each counted once
+    assert records_in["double"] == records_in["increment"] == 100  # the fan-out
+    assert records_out["odd sink"] == 100
+    assert records_out["Source: numbers"] == 200
+    watermarks = samples(text, "streamrt_operator_current_output_watermark_ms")
+    assert set(watermarks.values()) == {float(2**63 - 1)}  # the last watermark: end of input
+    assert {dict(k)["job"] for k in watermarks} == {"counted"}
+    assert samples(text, "streamrt_job_running") == {(("job", "counted"),): 0.0}
+    assert any(f.name == "process_cpu_seconds" for f in text_string_to_metric_families(text))
+
+
+async def test_watermark_gauges_show_the_last_watermark_of_a_running_job(
+    env_factory: Callable[..., StreamExecutionEnvironment],
+) -> None:
+    env = env_factory(auto_watermark_interval_ms=20)
+    strategy = WatermarkStrategy.for_bounded_out_of_orderness(100).with_timestamp_assigner(
+        lambda v, _: 1_000 + min(v, 500)  # event time stops at 1500
+    )
+    sink: CollectSink[int] = CollectSink()
+    env.from_source(
+        DataGeneratorSource(lambda i: i, records_per_second=5_000), strategy, "gen"
+    ).map(lambda v: v).name("pass").sink_to(sink)
+    job = env.create_job("live")
+    running = asyncio.create_task(job.run())
+    try:
+        async with MetricsServer(job, host="127.0.0.1", port=0) as server:
+            await sink.wait_for(600)  # past the timestamp plateau
+            await wait_until(
+                lambda: job.statistics().operator("pass").current_output_watermark == 1_399,
+                what="the watermark of the plateau",
+            )
+            _, text = await get(f"{server.url}/metrics")
+    finally:
+        job.cancel()
+        await asyncio.gather(running, return_exceptions=True)
+    values = by_operator(samples(text, "streamrt_operator_current_output_watermark_ms"))
+    assert values["pass"] == 1_399  # max timestamp 1500 - 100 out-of-orderness - 1
+
+
+async def test_health_and_readiness_for_running_finished_and_failed_jobs(
+    env_factory: Callable[..., StreamExecutionEnvironment],
+) -> None:
+    def endless() -> Job:
+        env = env_factory()
+        env.from_source(DataGeneratorSource(lambda i: i, records_per_second=1_000)).sink_to(
+            CollectSink()
+        )
+        return env.create_job("endless")
+
+    server = await MetricsServer(None, host="127.0.0.1", port=0).start()
+    try:
+        status, body = await get(f"{server.url}/readyz")
+        assert (status, json.loads(body)["reason"]) == (503, "no job yet")
+
+        server.job = job = endless()
+        running = asyncio.create_task(job.run())
+        await wait_until(lambda: job.running_tasks == len(job.tasks) > 0, what="running tasks")
+        await wait_until(
+            lambda: all(getattr(t, "reader_started", True) for t in job.tasks),
+            what="connected sources",
+        )
+        assert (await get(f"{server.url}/healthz"))[0] == 200
+        status, body = await get(f"{server.url}/readyz")
+        assert (status, json.loads(body)) == (200, {"ready": True, "status": "running"})
+        status, body = await get(f"{server.url}/job")
+        described = json.loads(body)
+        assert status == 200 and described["status"] == "running"
+        assert [t["name"] for t in described["graph"]["tasks"]] == [
+            "Source: DataGeneratorSource -> Sink: CollectSink"
+        ]
+        job.stop()
+        await bounded(running)
+        status, body = await get(f"{server.url}/healthz")
+        assert (status, json.loads(body)["status"]) == (200, "finished")
+        status, body = await get(f"{server.url}/readyz")
+        assert (status, json.loads(body)["reason"]) == (503, "job is finished")
+
+        env = env_factory()
+        env.from_source(ListSource([1, FAIL]), source_name="flaky").sink_to(CollectSink())
+        server.job = failing = env.create_job("failing")
+        with pytest.raises(Exception, match="FAIL injected"):
+            await bounded(failing.run())
+        status, body = await get(f"{server.url}/healthz")
+        assert status == 503
+        assert "operator 'Source: flaky'" in json.loads(body)["error"]
+        status, body = await get(f"{server.url}/readyz")
+        assert (status, json.loads(body)["reason"]) == (503, "job is failed")
+    finally:
+        await server.stop()
+
+
+async def test_bad_requests_get_clear_answers() -> None:
+    async with MetricsServer(None, host="127.0.0.1", port=0) as server:
+        status, body = await get(f"{server.url}/nope")
+        assert status == 404
+        assert "no endpoint /nope; try /metrics, /healthz, /readyz, /job" in body
+        reader, writer = await asyncio.open_connection("127.0.0.1", server.port)
+        writer.write(b"BREW /metrics HTTP/1.1\r\n\r\n")
+        response = await reader.read()
+        writer.close()
+        assert response.startswith(b"HTTP/1.1 405 Method Not Allowed")
+        reader, writer = await asyncio.open_connection("127.0.0.1", server.port)
+        writer.write(b"garbage\r\n\r\n")
+        response = await reader.read()
+        writer.close()
+        assert response.startswith(b"HTTP/1.1 400 Bad Request")
+
+
+def test_every_metric_is_documented_and_the_doc_is_current() -> None:
+    from pathlib import Path
+
+    doc = Path(__file__).resolve().parents[2] / "docs" / "metrics.md"
+    assert doc.read_text() == render_markdown(), (
+        "regenerate: python -m metrics.names > docs/metrics.md"
+    )
+    names = [m.full_name for m in METRICS]
+    assert len(names) == len(set(names))
+    assert all(m.kind != "counter" or m.name.endswith("_total") for m in METRICS)
+
+
+def test_every_connector_metric_name_is_declared() -> None:
+    import ast
+    from pathlib import Path
+
+    declared = {m.name for m in METRICS}
+    root = Path(__file__).resolve().parents[2] / "streamrt"
+    used = set()
+    for path in root.rglob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if (
+                isinstance(node, ast.Call)
+                and getattr(node.func, "id", None) == "ConnectorMetric"
+                and node.args
+                and isinstance(node.args[0], ast.Constant)
+            ):
+                used.add(node.args[0].value)
+    assert used, "found no connector metrics: the scan is broken"
+    assert used <= declared, used - declared

@@ -77,7 +77,16 @@ def test_run_executes_a_bounded_job(tmp_path: Path) -> None:
         )
     )
     done = subprocess.run(
-        [sys.executable, "-m", "streamrt.cli", "run", "tiny_job:build", "--job-name", "tiny", "--no-metrics"],
+        [
+            sys.executable,
+            "-m",
+            "streamrt.cli",
+            "run",
+            "tiny_job:build",
+            "--job-name",
+            "tiny",
+            "--no-metrics",
+        ],
         cwd=tmp_path,
         capture_output=True,
         text=True,

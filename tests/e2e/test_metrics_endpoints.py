@@ -16,6 +16,7 @@ from metrics import MetricsServer
 from metrics.names import METRICS, render_markdown
 from streamrt import (
     DataGeneratorSource,
+    DataStream,
     OutputTag,
     StreamExecutionEnvironment,
     WatermarkStrategy,
@@ -67,7 +68,7 @@ async def test_scraped_counts_equal_what_the_job_processed(
 
     values = list(range(200))
     strategy = WatermarkStrategy.for_monotonous_timestamps()
-    routed = (
+    routed: DataStream[int] = (
         env.from_source(
             ListSource(values, timestamps=[10_000 + v for v in values]), strategy, "numbers"
         )

@@ -80,7 +80,8 @@ class Prometheus:
         assert status == 200, f"{expr}: HTTP {status}: {body}"
         answer: dict[str, Any] = json.loads(body)
         assert answer["status"] == "success", f"{expr}: {answer}"
-        return answer["data"]
+        data: dict[str, Any] = answer["data"]
+        return data
 
     def stop(self) -> None:
         self.process.terminate()

@@ -1,6 +1,6 @@
 """``streamrt``: run a job as a long-lived service, or print its plan.
 
-    streamrt run  module:function [--parallelism N] [--job-name NAME]
+    streamrt run  module:function [--parallelism N] [--job-name NAME] [--segment N]
                   [--metrics-host 0.0.0.0] [--metrics-port 9249 | --no-metrics]
     streamrt plan module:function [--format text|mermaid|json]
 
@@ -74,7 +74,7 @@ def _environment(args: argparse.Namespace) -> StreamExecutionEnvironment:
 async def _run(
     env: StreamExecutionEnvironment, job_name: str, args: argparse.Namespace
 ) -> JobExecutionResult:
-    job: Job = env.create_job(job_name)
+    job: Job = env.create_job(job_name, segment=args.segment)
     loop = asyncio.get_running_loop()
     loop.add_signal_handler(signal.SIGTERM, lambda: job.stop(drain=False))
     server: MetricsServer | None = None
@@ -131,6 +131,11 @@ def _parser() -> argparse.ArgumentParser:
                 help=f"default {DEFAULT_METRICS_PORT}; 0 picks a free port",
             )
             command.add_argument("--no-metrics", action="store_true", help="serve no endpoints")
+            command.add_argument(
+                "--segment",
+                type=int,
+                help="run only this segment (the parts between Kafka-topic edges; see plan)",
+            )
     return parser
 
 

@@ -197,17 +197,24 @@ class StreamExecutionEnvironment:
         )
 
     def create_job(
-        self, job_name: str = "streamrt job", *, restore_from: CompletedCheckpoint | None = None
+        self,
+        job_name: str = "streamrt job",
+        *,
+        restore_from: CompletedCheckpoint | None = None,
+        segment: int | None = None,
     ) -> Job:
         """Turn the pipeline into a runnable ``Job`` and clear it (run with ``await job.run()``).
 
         Args:
             job_name: the job's name.
             restore_from: a completed checkpoint of the same pipeline to resume from.
+            segment: run only this segment of the job (the parts between its Kafka-topic
+                edges, numbered from 0, see ``streamrt plan``); the other segments run in other
+                processes, each started with the same pipeline and its own segment number.
         """
         graph = self.get_job_graph(job_name)
         self.stream_graph = StreamGraph()
-        job = Job(graph, self.job_config(), restored=restore_from)
+        job = Job(graph, self.job_config(), restored=restore_from, segment=segment)
         self.last_job = job
         return job
 

@@ -41,12 +41,18 @@ def render_plan(graph: JobGraph, fmt: str = "text") -> str:
 def _render_text(graph: JobGraph) -> str:
     index = {v.vertex_id: i + 1 for i, v in enumerate(graph.vertices)}
     subtasks = sum(v.parallelism for v in graph.vertices)
-    lines = [f"Job {graph.name!r}: {len(graph.vertices)} tasks, {subtasks} subtasks"]
+    segments = graph.segments()
+    count = len(set(segments.values()))
+    header = f"Job {graph.name!r}: {len(graph.vertices)} tasks, {subtasks} subtasks"
+    if count > 1:
+        header += f", {count} segments (run each with --segment N, or all in one process)"
+    lines = [header]
     for vertex in graph.vertices:
         lines.append("")
+        where = f", segment {segments[vertex.vertex_id]}" if count > 1 else ""
         lines.append(
             f"Task {index[vertex.vertex_id]}  parallelism {vertex.parallelism}, "
-            f"max parallelism {vertex.max_parallelism}"
+            f"max parallelism {vertex.max_parallelism}{where}"
         )
         chained_from = {e.target_id: e.source_id for e in vertex.chained_edges}
         inputs: dict[int, list[str]] = {}

@@ -252,10 +252,11 @@ class EmbeddedBroker:
                 stdout=log,
                 stderr=subprocess.STDOUT,
                 env={**os.environ, "NO_COLOR": "1"},  # tansu colours its log even into a file
-                start_new_session=True,  # a terminal's Ctrl-C goes to us; we stop it in order
+                # Same process group on purpose: Ctrl-C, `timeout` and CI's group kill reach it too.
             )
         self._port = port
-        # Reap the broker even if the owner forgets stop(): at garbage collection or exit.
+        # Reap it even if the owner forgets stop(): at garbage collection or interpreter exit
+        # (not on SIGKILL/SIGTERM of this process alone; then the process group kill above helps).
         self._reaper = weakref.finalize(self, _reap, self._proc, self._stop_timeout)
         deadline = time.monotonic() + self._startup_timeout
         last_error = "none"

@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from streamrt.errors import CheckpointError
+from streamrt.runtime.input_task import InputTask
 from streamrt.runtime.source_task import SourceTask
 from streamrt.runtime.statistics import CheckpointStatistics
 from streamrt.runtime.task import StreamTask, TaskStatus
@@ -132,8 +133,12 @@ class CheckpointCoordinator:
         """Start a checkpoint now; ``None`` if one is still in flight or no source runs."""
         if self._pending is not None:
             return None
+        # where barriers enter: sources, and tasks fed by an edge from another process
         sources = [
-            t for t in self._tasks if isinstance(t, SourceTask) and t.status is TaskStatus.RUNNING
+            t
+            for t in self._tasks
+            if t.status is TaskStatus.RUNNING
+            and (isinstance(t, SourceTask) or (isinstance(t, InputTask) and t.remote_pumps))
         ]
         if not sources:
             return None

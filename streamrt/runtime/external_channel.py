@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from streamrt.runtime.channel import LocalChannel
+from streamrt.runtime.elements import CheckpointBarrier
 from streamrt.runtime.partitioners import StreamPartitioner
 from streamrt.runtime.record_writer import RecordWriter
 
@@ -30,6 +31,9 @@ class ExternalChannelContext:
         subtask: this end's subtask index (producer or consumer, by which end is built).
         partitioner: the edge's partitioner (consumer index = topic partition).
         buffer_size: records per buffer, as for local channels.
+        remote: the other end runs in another process (a job split into segments): the
+            consumer then resumes from its committed positions, ignores the producers'
+            checkpoint barriers, and takes part in its own process's checkpoints like a source.
     """
 
     job_name: str
@@ -40,6 +44,7 @@ class ExternalChannelContext:
     subtask: int
     partitioner: StreamPartitioner
     buffer_size: int
+    remote: bool = False
 
 
 class ExternalChannelPump(Protocol):
@@ -56,12 +61,23 @@ class ExternalChannelPump(Protocol):
         """
         ...
 
+    def inject_barrier(self, barrier: CheckpointBarrier) -> None:
+        """Remote mode: put ``barrier`` into every channel now, after what was fed so far.
+
+        The pump remembers the positions the barrier stands for (this process's checkpoint).
+        """
+        ...
+
     def snapshot(self, checkpoint_id: int) -> dict[str, Any]:
-        """Where the barrier of ``checkpoint_id`` was, per producer (for the checkpoint)."""
+        """Where the barrier of ``checkpoint_id`` was (for the checkpoint)."""
         ...
 
     async def notify_checkpoint_complete(self, checkpoint_id: int) -> None:
         """The checkpoint completed (commit positions)."""
+        ...
+
+    async def notify_job_finished(self) -> None:
+        """Remote mode: the job finished cleanly; commit the final positions."""
         ...
 
     async def close(self) -> None:

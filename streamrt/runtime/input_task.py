@@ -28,7 +28,7 @@ from streamrt.runtime.external_channel import ExternalChannelPump
 from streamrt.runtime.input_gate import InputGate
 from streamrt.runtime.job_graph import JobVertex
 from streamrt.runtime.record_writer import RecordWriter
-from streamrt.runtime.task import StreamTask, TaskConfig, TaskListener
+from streamrt.runtime.task import StreamTask, TaskConfig, TaskListener, TaskStatus
 from streamrt.runtime.watermark_valve import StatusWatermarkValve
 
 __all__ = ["InputTask"]
@@ -86,6 +86,8 @@ class InputTask(StreamTask):
     ) -> None:
         super().__init__(vertex, subtask_index, writers, config, listener, restored)
         self.pumps = list(pumps)
+        #: pumps whose producers run in another process: this task is a checkpoint entry
+        self.remote_pumps = [p for p in self.pumps if getattr(p, "remote", False)]
         self._pumps_started: list[ExternalChannelPump] = []
         self.gate = InputGate(channels, self.wake)
         self.valve = StatusWatermarkValve(len(channels))
@@ -203,6 +205,28 @@ class InputTask(StreamTask):
             await self.perform_checkpoint(barrier)
             gate.unblock_all()
 
+    def trigger_checkpoint(self, checkpoint_id: int, timestamp_ms: int) -> None:
+        """This process's checkpoint enters at the remote edges.
+
+        Barriers go into their channels now, behind what the pumps fed so far (the pumps are
+        suspended between fetches, never inside one).
+        """
+        barrier = CheckpointBarrier(checkpoint_id, timestamp_ms)
+        for pump in self.remote_pumps:
+            pump.inject_barrier(barrier)
+
+    async def commit_final_positions(self) -> None:
+        """The job finished cleanly: remote edges commit what this task consumed."""
+        for pump in self.remote_pumps:
+            await pump.notify_job_finished()
+
+    async def close_reader(self) -> None:
+        """Close the remote edges' pumps (kept open past the task for the final commit)."""
+        for pump in self.remote_pumps:
+            if pump in self._pumps_started:
+                self._pumps_started.remove(pump)
+                await pump.close()
+
     def snapshot_task_state(self, barrier: CheckpointBarrier) -> dict[str, Any]:
         """Where each external in-edge's barrier was (per producer)."""
         if not self.pumps:
@@ -217,7 +241,9 @@ class InputTask(StreamTask):
     async def release(self) -> None:
         """Stop reading: close the channels so producers still waiting are released."""
         self.gate.close()
-        for pump in self._pumps_started:
+        keep = self.remote_pumps if self.status is TaskStatus.FINISHED else []
+        for pump in [p for p in self._pumps_started if p not in keep]:
+            self._pumps_started.remove(pump)
             try:
                 await pump.close()
             except Exception:  # a close failure must not hide the task's own outcome

@@ -31,7 +31,7 @@ from streamrt.runtime.external_channel import (
     ExternalChannelSpec,
 )
 from streamrt.runtime.input_task import InputTask
-from streamrt.runtime.job_graph import JobEdge, JobGraph
+from streamrt.runtime.job_graph import JobEdge, JobGraph, JobVertex
 from streamrt.runtime.record_writer import DEFAULT_BUFFER_SIZE, RecordWriter, create_record_writer
 from streamrt.runtime.source_task import SourceTask
 from streamrt.runtime.statistics import (
@@ -122,8 +122,11 @@ class Job:
         graph: JobGraph,
         config: JobConfig | None = None,
         restored: CompletedCheckpoint | None = None,
+        *,
+        segment: int | None = None,
     ) -> None:
         self.graph = graph
+        self.segment = segment
         self.config = config or JobConfig()
         self._restored = restored
         self.status = JobStatus.CREATED
@@ -158,10 +161,32 @@ class Job:
         inputs: dict[tuple[int, int], list[LocalChannel]] = {}
         pumps: dict[tuple[int, int], list[ExternalChannelPump]] = {}
         writers: dict[tuple[int, int], dict[int, RecordWriter]] = {}
+        segments = self.graph.segments()
+        if self.segment is not None and self.segment not in segments.values():
+            msg = (
+                f"job {self.name!r} has segments 0..{max(segments.values())} (split at its "
+                f"Kafka-topic edges); there is no segment {self.segment}"
+            )
+            raise ConfigError(msg)
+
+        def mine(vertex: JobVertex) -> bool:
+            return self.segment is None or segments[vertex.vertex_id] == self.segment
+
         for edge in self.graph.edges:
             up, down = edge.source_vertex, edge.target_vertex
             if edge.channel is not None:
-                self._build_external_edge(edge, buffer_size, inputs, pumps, writers)
+                if mine(up) or mine(down):
+                    self._build_external_edge(
+                        edge,
+                        buffer_size,
+                        inputs,
+                        pumps,
+                        writers,
+                        produce=mine(up),
+                        consume=mine(down),
+                    )
+                continue
+            if not mine(up):
                 continue
             for producer in range(up.parallelism):
                 channels = []
@@ -183,7 +208,9 @@ class Job:
                     )
                 )
         restored_states = self._restored.states if self._restored else {}
-        expected = {(v.vertex_id, i) for v in self.graph.vertices for i in range(v.parallelism)}
+        expected = {
+            (v.vertex_id, i) for v in self.graph.vertices if mine(v) for i in range(v.parallelism)
+        }
         unknown = sorted(set(restored_states) - expected)
         if unknown:
             assert self._restored is not None
@@ -194,6 +221,8 @@ class Job:
             )
             raise CheckpointError(msg)
         for vertex in self.graph.vertices:
+            if not mine(vertex):
+                continue
             for subtask in range(vertex.parallelism):
                 key = (vertex.vertex_id, subtask)
                 task_writers = writers.get(key, {})
@@ -225,9 +254,13 @@ class Job:
         inputs: dict[tuple[int, int], list[LocalChannel]],
         pumps: dict[tuple[int, int], list[ExternalChannelPump]],
         writers: dict[tuple[int, int], dict[int, RecordWriter]],
+        *,
+        produce: bool = True,
+        consume: bool = True,
     ) -> None:
         # producers write to the external system; each consumer gets one local channel per
-        # producer, fed by its pump, so its gate sees the edge exactly as a local one
+        # producer, fed by its pump, so its gate sees the edge exactly as a local one; when
+        # only one end runs here (a job split into segments), the other end is remote
         spec: ExternalChannelSpec = edge.channel
         up, down = edge.source_vertex, edge.target_vertex
         name = f"{up.name} -> {down.name}"
@@ -242,14 +275,15 @@ class Job:
                 subtask,
                 edge.partitioner,
                 buffer_size,
+                remote=not (produce and consume),
             )
 
         self._external.append((spec, context(0)))
-        for producer in range(up.parallelism):
+        for producer in range(up.parallelism if produce else 0):
             writers.setdefault((up.vertex_id, producer), {})[edge.edge_id] = spec.create_writer(
                 context(producer)
             )
-        for consumer in range(down.parallelism):
+        for consumer in range(down.parallelism if consume else 0):
             channels = [
                 LocalChannel(
                     self.config.channel_capacity,
@@ -341,12 +375,20 @@ class Job:
         sources = [t for t in self.tasks if isinstance(t, SourceTask)]
         first: BaseException | None = None
         if job_finished:
-            for task in sources:
+            entries: list[SourceTask | InputTask] = [
+                *sources,
+                *(t for t in self.tasks if isinstance(t, InputTask) and t.remote_pumps),
+            ]
+            for task in entries:
                 try:
                     await task.commit_final_positions()
                 except Exception as exc:
                     first = first or exc
-        for task in sources:
+        closing: list[SourceTask | InputTask] = [
+            *sources,
+            *(t for t in self.tasks if isinstance(t, InputTask)),
+        ]
+        for task in closing:
             try:
                 await task.close_reader()
             except Exception as exc:

@@ -173,6 +173,31 @@ class JobGraph:
             ],
         }
 
+    def segments(self) -> dict[int, int]:
+        """Segment of every vertex (by vertex id): the parts connected by local edges.
+
+        Only Kafka-topic edges cross segments, so each segment can run in its own process
+        (``Job(graph, segment=n)``, ``streamrt run --segment n``). Segments are numbered from
+        0 in the order of their first vertex (sources first).
+        """
+        parent = {v.vertex_id: v.vertex_id for v in self.vertices}
+
+        def root(vertex_id: int) -> int:
+            while parent[vertex_id] != vertex_id:
+                parent[vertex_id] = parent[parent[vertex_id]]
+                vertex_id = parent[vertex_id]
+            return vertex_id
+
+        for edge in self.edges:
+            if edge.channel is None:
+                a, b = root(edge.source_vertex.vertex_id), root(edge.target_vertex.vertex_id)
+                parent[max(a, b)] = min(a, b)
+        numbers: dict[int, int] = {}
+        result = {}
+        for vertex in self.vertices:
+            result[vertex.vertex_id] = numbers.setdefault(root(vertex.vertex_id), len(numbers))
+        return result
+
     def vertex_of(self, node_id: int) -> JobVertex:
         """The chain containing node ``node_id``."""
         for vertex in self.vertices:

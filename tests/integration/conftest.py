@@ -42,9 +42,15 @@ class Kafka:
         admin = AIOKafkaAdminClient(bootstrap_servers=self.bootstrap)
         await admin.start()
         try:
-            await admin.create_topics(
-                [NewTopic(name, num_partitions=partitions, replication_factor=1)]
+            # noida applies retention.ms to record timestamps: tests with fixed historical
+            # event times would see their records deleted within a second
+            topic = NewTopic(
+                name,
+                num_partitions=partitions,
+                replication_factor=1,
+                topic_configs={"retention.ms": "-1"},
             )
+            await admin.create_topics([topic])
         finally:
             await admin.close()
         return name

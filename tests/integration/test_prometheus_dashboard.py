@@ -46,8 +46,9 @@ class Prometheus:
         config = workdir / "prometheus.yml"
         config.write_text(
             "global:\n  scrape_interval: 1s\n  evaluation_interval: 1s\n"
-            f"scrape_configs:\n  - job_name: streamrt\n    static_configs:\n"
-            f"      - targets: ['{target}']\n"
+            # honor_labels: the job's own `job` label must win over the scrape job's name
+            f"scrape_configs:\n  - job_name: streamrt\n    honor_labels: true\n"
+            f"    static_configs:\n      - targets: ['{target}']\n"
         )
         self.log = (workdir / "prometheus.log").open("w")
         self.process = subprocess.Popen(

@@ -13,11 +13,20 @@ Within one job the edge keeps the job's guarantees: a consumer starts at the end
 partition (a restored run regenerates everything after its checkpoint upstream), checkpoints
 align across the topic, and a producer acknowledges a checkpoint only after Kafka holds
 everything before its barrier.
+
+When the job runs split into segments, one per process (``streamrt run --segment n``), the
+consumer of an edge whose producers run elsewhere is *remote*: it reads its partition as a
+consumer of group ``streamrt-<job>-edge<id>``, resumes from that group's committed offset,
+ignores the producers' barriers (they belong to the other process's checkpoints), and takes
+part in its own process's checkpoints like a source: the checkpoint's barrier enters at the
+pump, and the offset it stands for is committed when the checkpoint completes. Each process is
+at-least-once on its own, as Kafka Streams sub-topologies are.
 """
 
 from __future__ import annotations
 
 import asyncio
+import logging
 import random
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
@@ -39,6 +48,8 @@ from streamrt.runtime.external_channel import ExternalChannelContext
 from streamrt.runtime.record_writer import RecordWriter
 
 __all__ = ["KafkaEdge", "KafkaEdgePump", "KafkaEdgeWriter"]
+
+logger = logging.getLogger(__name__)
 
 _RECORD, _BARE, _WATERMARK, _STATUS, _BARRIER, _END, _LATENCY = b"RNWSBEL"
 
@@ -294,23 +305,37 @@ class KafkaEdgePump:
         self._context = context
         self._channels = list(channels)
         self._partition = (spec.topic, context.subtask)
+        self.remote = context.remote
         self._consumer = Consumer(
             spec.bootstrap_servers,
-            group_id=None,
+            group_id=f"streamrt-{context.job_name}-edge{context.edge_id}" if self.remote else None,
             client_id=f"streamrt-{context.job_name}-edge{context.edge_id}-c{context.subtask}",
             settings=spec.consumer_settings,
         )
         self._ended = [False] * context.producers
         self._kinds: dict[bytes, tuple[int, int]] = {}
         self._barriers: dict[int, dict[int, int]] = {}
+        self._position: int | None = None  # next offset to read, after what was fed
+        self._injected: dict[int, int] = {}  # checkpoint id -> position it stands for
         self._started = False
 
     async def start(self) -> None:
-        """Connect and start at the end of the partition (this run regenerates the rest)."""
+        """Connect and position the consumer.
+
+        Same process: start at the end of the partition (this run regenerates the rest).
+        Remote: resume from the group's committed offset, else the beginning.
+        """
         await self._consumer.start()
         self._started = True
-        self._consumer.assign([self._partition])
-        await self._consumer.seek_to_end([self._partition])
+        partition = self._partition
+        self._consumer.assign([partition])
+        if not self.remote:
+            await self._consumer.seek_to_end([partition])
+        elif (committed := await self._consumer.committed(partition)) is not None:
+            self._consumer.seek(partition, committed)
+        else:
+            await self._consumer.seek_to_beginning([partition])
+        self._position = await self._consumer.position(partition)
 
     async def run(self) -> None:
         """Feed the channels until every producer has sent its end of input."""
@@ -351,6 +376,8 @@ class KafkaEdgePump:
                 self._channels[producer].send(buffer)
             element = _decode_control(kind, message.value)
             if kind == _BARRIER:
+                if self.remote:  # the producers' process checkpoints on its own
+                    continue
                 assert isinstance(element, CheckpointBarrier)
                 self._barriers.setdefault(element.checkpoint_id, {})[producer] = message.offset
             elif kind == _END:
@@ -358,16 +385,55 @@ class KafkaEdgePump:
             self._channels[producer].send(element)
         for producer, buffer in buffers.items():
             self._channels[producer].send(buffer)
+        if messages:
+            self._position = messages[-1].offset + 1
+
+    def inject_barrier(self, barrier: CheckpointBarrier) -> None:
+        """Remote mode: this process's barrier, behind everything fed so far."""
+        if self._position is not None:
+            self._injected[barrier.checkpoint_id] = self._position
+        for channel in self._channels:
+            channel.send(barrier)
 
     def snapshot(self, checkpoint_id: int) -> dict[str, Any]:
-        """The offset of each producer's barrier ``checkpoint_id`` in the partition."""
+        """Where the barrier of ``checkpoint_id`` was.
+
+        Same process: per producer, its offset in the partition. Remote: the offset this
+        process's barrier stands for.
+        """
         at = self._barriers.pop(checkpoint_id, {})
         for older in [c for c in self._barriers if c < checkpoint_id]:
             del self._barriers[older]
-        return {"topic": self._spec.topic, "partition": self._context.subtask, "barriers": at}
+        state: dict[str, Any] = {"topic": self._spec.topic, "partition": self._context.subtask}
+        if self.remote:
+            state["offset"] = self._injected.get(checkpoint_id)
+        else:
+            state["barriers"] = at
+        return state
 
     async def notify_checkpoint_complete(self, checkpoint_id: int) -> None:
-        """Nothing to commit: a run of the job always starts at the end of the partition."""
+        """Remote mode: commit the offset the checkpoint covers.
+
+        Same process: nothing to commit, a run always starts at the end of the partition.
+        """
+        offset = self._injected.pop(checkpoint_id, None)
+        for older in [c for c in self._injected if c < checkpoint_id]:
+            del self._injected[older]
+        if self.remote and offset is not None:
+            await self._commit(offset)
+
+    async def notify_job_finished(self) -> None:
+        """Remote mode: commit the final position after a clean finish."""
+        if self.remote and self._position is not None:
+            await self._commit(self._position)
+
+    async def _commit(self, offset: int) -> None:
+        try:
+            await self._consumer.commit({self._partition: offset})
+        except Exception as exc:  # for monitoring and restarts; the next checkpoint retries
+            logger.warning(
+                "committing %s of edge topic %r failed: %s", offset, self._spec.topic, exc
+            )
 
     async def close(self) -> None:
         """Disconnect."""

@@ -280,14 +280,16 @@ class KafkaSinkWriter(Generic[T]):
             await self._producer.stop()
 
     def connector_metrics(self) -> list[ConnectorMetric]:
-        """Records acknowledged and records whose send failed, per topic."""
-        return [
-            *(
-                ConnectorMetric("kafka_sink_records_sent_total", n, (("topic", t),))
-                for t, n in sorted(self.sent.items())
-            ),
-            *(
-                ConnectorMetric("kafka_sink_send_errors_total", n, (("topic", t),))
-                for t, n in sorted(self.send_errors.items())
-            ),
-        ]
+        """Records acknowledged and records whose send failed, per topic written to."""
+        metrics: list[ConnectorMetric] = []
+        for topic in sorted({*self.sent, *self.send_errors}):
+            labels = (("topic", topic),)
+            metrics.append(
+                ConnectorMetric("kafka_sink_records_sent_total", self.sent.get(topic, 0), labels)
+            )
+            metrics.append(
+                ConnectorMetric(
+                    "kafka_sink_send_errors_total", self.send_errors.get(topic, 0), labels
+                )
+            )
+        return metrics

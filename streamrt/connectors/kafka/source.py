@@ -230,6 +230,8 @@ class KafkaSourceReader(Generic[T]):
         self._end: dict[Partition, int] = {}  # bounded: where each partition stops
         self._done: set[Partition] = set()
         self._release: list[SourceBatch[T]] = []
+        self._revoked: set[Partition] = set()  # revoked by a rebalance, not released yet
+        self._released: set[Partition] = set()  # released to the task as revoked
         self._positions: dict[Partition, int] = {}
         self._pending_commits: dict[int, dict[Partition, int]] = {}
         self._committed: dict[Partition, int] = {}
@@ -288,6 +290,9 @@ class KafkaSourceReader(Generic[T]):
         self._assignment_seen = True
         fresh = [p for p in partitions if p not in self._initialized]
         self._owned.update(partitions)
+        for partition in partitions:
+            if partition not in fresh:
+                await self._resume(partition)
         if not fresh:
             return
         self._initialized.update(fresh)
@@ -318,11 +323,30 @@ class KafkaSourceReader(Generic[T]):
                 if await consumer.position(partition) >= ends[partition]:
                     self._finish(partition)
 
+    async def _resume(self, partition: Partition) -> None:
+        """A partition this reader had before comes back after a rebalance.
+
+        Kafka would restart it from the group's committed offset, re-reading everything read
+        since the last commit; resume instead from the later of that offset and our own
+        position (another member may have gone further meanwhile).
+        """
+        self._revoked.discard(partition)
+        position = self._positions.get(partition)
+        if position is None:
+            return
+        committed = await self._consumer.committed(partition)
+        resume_at = max(position, committed or 0)
+        self._consumer.seek(partition, resume_at)
+        if partition in self._released:  # the task already forgot it: tell it where we are
+            self._released.discard(partition)
+            self._release.append(SourceBatch([], partition, position=resume_at))
+
     async def _on_revoked(self, partitions: list[Partition]) -> None:
+        # released at the next fetch, unless the rebalance gives them straight back (an eager
+        # rebalance revokes everything, then assigns most of it again)
         for partition in partitions:
             self._owned.discard(partition)
-            self._positions.pop(partition, None)
-            self._release.append(SourceBatch([], partition, release="revoked"))
+            self._revoked.add(partition)
 
     def _finish(self, partition: Partition) -> None:
         if partition not in self._done:
@@ -344,6 +368,10 @@ class KafkaSourceReader(Generic[T]):
         if finished and not self._release:
             return None
         fetched = await self._consumer.getmany(source.fetch_timeout_ms, source.max_batch_records)
+        for partition in self._revoked:  # really gone: stop holding event time back for it
+            self._released.add(partition)
+            self._release.append(SourceBatch([], partition, release="revoked"))
+        self._revoked.clear()
         for partition in self._owned:  # end offsets as of this fetch, for the lag metric
             highwater = self._consumer.highwater(partition)
             if highwater is not None:

@@ -17,12 +17,12 @@ from collections.abc import Callable
 from typing import Any, TypeVar
 from uuid import UUID
 
-__all__ = ["copy_value", "register_copier", "register_immutable_type"]
+__all__ = ["ATOMS", "copy_value", "register_copier", "register_immutable_type"]
 
 T = TypeVar("T")
 
 # Types whose instances cannot change; a copy of one is the object itself.
-_ATOMS: set[type] = {
+ATOMS: set[type] = {
     int,
     float,
     complex,
@@ -55,13 +55,13 @@ def register_immutable_type(cls: type[T]) -> type[T]:
     Usable as a class decorator. Only do this for classes that are deeply immutable (for
     example a frozen dataclass whose fields are all atoms or other immutable types).
     """
-    _ATOMS.add(cls)
+    ATOMS.add(cls)
     return cls
 
 
 def copy_value(value: T) -> T:
     """Return a deep copy of ``value`` that shares only immutable parts with it."""
-    atoms = _ATOMS
+    atoms = ATOMS
     t = type(value)
     if t in atoms:
         return value

@@ -12,7 +12,7 @@ from __future__ import annotations
 from typing import Any, Generic, TypeVar, final
 
 from streamrt.errors import OperatorError
-from streamrt.runtime.copying import copy_value
+from streamrt.runtime.copying import ATOMS, copy_value
 from streamrt.runtime.counters import Counter, WatermarkGauge
 from streamrt.runtime.elements import (
     LatencyMarker,
@@ -160,7 +160,9 @@ class CopyingChainingOutput(_ChainingBase[T]):
             self._records_out.count += 1
             self._records_in.count += 1
             reuse = self._reuse
-            reuse.value = copy_value(record.value)
+            value = record.value
+            # atoms (str, bytes, numbers) need no copy: skip the call for the commonest values
+            reuse.value = value if type(value) in ATOMS else copy_value(value)
             reuse.timestamp = record.timestamp
             try:
                 self._process(reuse)

@@ -61,14 +61,11 @@ def plain_loop(lines: list[str]) -> int:
     return len(out)
 
 
-def streamrt_job(lines: list[str], *, parallelism: int, object_reuse: bool) -> int:
-    env = StreamExecutionEnvironment(
-        parallelism=parallelism, object_reuse=object_reuse, buffer_timeout_ms=100
-    )
+def build(env: StreamExecutionEnvironment, lines: list[str], sink: CollectSink[str]) -> None:
+    """The four steps as a streamrt pipeline (a rebalance edge first when parallel)."""
     stream = env.from_collection(lines)
-    if parallelism > 1:
+    if env.parallelism > 1:
         stream = stream.rebalance()
-    sink: CollectSink[str] = CollectSink()
     (
         stream.map(json.loads)
         .name("parse")
@@ -80,6 +77,14 @@ def streamrt_job(lines: list[str], *, parallelism: int, object_reuse: bool) -> i
         .name("serialize")
         .sink_to(sink)
     )
+
+
+def streamrt_job(lines: list[str], *, parallelism: int, object_reuse: bool) -> int:
+    env = StreamExecutionEnvironment(
+        parallelism=parallelism, object_reuse=object_reuse, buffer_timeout_ms=100
+    )
+    sink: CollectSink[str] = CollectSink()
+    build(env, lines, sink)
     env.execute("bench")
     return len(sink.records)
 

@@ -17,30 +17,11 @@ import threading
 import time
 import urllib.request
 
-from bench.chain_throughput import enrich, keep, make_lines
+from bench.chain_throughput import build, make_lines
 from metrics import MetricsServer
 from streamrt import StreamExecutionEnvironment
 from streamrt.environment import run_event_loop
 from streamrt.testing import CollectSink
-
-
-def build(lines: list[str], object_reuse: bool) -> StreamExecutionEnvironment:
-    import json
-
-    env = StreamExecutionEnvironment(parallelism=1, object_reuse=object_reuse)
-    (
-        env.from_collection(lines)
-        .map(json.loads)
-        .name("parse")
-        .filter(keep)
-        .name("keep")
-        .map(enrich)
-        .name("enrich")
-        .map(json.dumps)
-        .name("serialize")
-        .sink_to(CollectSink())
-    )
-    return env
 
 
 def scrape_forever(url: str, interval: float, stop: threading.Event, count: list[int]) -> None:
@@ -53,7 +34,8 @@ def scrape_forever(url: str, interval: float, stop: threading.Event, count: list
 async def run_once(
     lines: list[str], *, scraped: bool, interval: float, reuse: bool
 ) -> tuple[float, int]:
-    env = build(lines, reuse)
+    env = StreamExecutionEnvironment(parallelism=1, object_reuse=reuse)
+    build(env, lines, CollectSink())
     job = env.create_job("overhead")
     if not scraped:
         start = time.perf_counter()

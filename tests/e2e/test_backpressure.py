@@ -7,11 +7,11 @@ from collections.abc import Callable
 from typing import Any
 
 from streamrt import DataGeneratorSource, StreamExecutionEnvironment
-from streamrt.runtime.sink_writer import SinkWriterContext
+from streamrt.runtime.sink_writer import SinkWriterBase, SinkWriterContext
 from tests.conftest import bounded
 
 
-class SlowSink:
+class SlowSink(SinkWriterBase):
     """Accepts 64 records, then needs a 2 ms flush before taking more."""
 
     def __init__(self, until: int) -> None:
@@ -22,9 +22,6 @@ class SlowSink:
 
     def create_writer(self, context: SinkWriterContext) -> SlowSink:
         return self
-
-    async def open(self) -> None:
-        return None
 
     def write(self, value: Any, timestamp: int | None) -> None:
         self.received += 1
@@ -39,15 +36,6 @@ class SlowSink:
     async def flush(self, end_of_input: bool) -> None:
         await asyncio.sleep(0.002)  # the slowness under test, not synchronization
         self.pending = 0
-
-    def state_dict(self) -> dict[str, Any]:
-        return {}
-
-    async def notify_checkpoint_complete(self, checkpoint_id: int) -> None:
-        return None
-
-    async def close(self) -> None:
-        return None
 
 
 async def test_slow_sink_bounds_queues_and_in_flight_records(

@@ -20,6 +20,7 @@ from streamrt import (
     MapFunction,
     StreamExecutionEnvironment,
 )
+from streamrt.runtime.sink_writer import SinkWriterBase
 from streamrt.runtime.task import TaskStatus
 from streamrt.testing import CollectSink
 from tests.conftest import bounded
@@ -39,7 +40,7 @@ class Tracked(MapFunction[int, int]):
         CLOSED.append(self.name)
 
 
-class Started:
+class Started(SinkWriterBase):
     """A sink that reports once it has seen a record."""
 
     def __init__(self) -> None:
@@ -48,25 +49,8 @@ class Started:
     def create_writer(self, context: Any) -> Started:
         return self
 
-    async def open(self) -> None:
-        return None
-
     def write(self, value: Any, timestamp: int | None) -> None:
         self.seen.set()
-
-    available = True
-
-    async def flush(self, end_of_input: bool) -> None:
-        return None
-
-    def state_dict(self) -> dict[str, Any]:
-        return {}
-
-    async def notify_checkpoint_complete(self, checkpoint_id: int) -> None:
-        return None
-
-    async def close(self) -> None:
-        return None
 
 
 async def test_cancel_stops_every_task_and_closes_every_operator(

@@ -103,8 +103,50 @@ async def _start_with_retry(
     raise error
 
 
-class Consumer:
+class _Client:
+    """What the three clients share.
+
+    Each is made lazily, in the running loop (a client never started needs no close), started
+    with bounded retries, and stopped quietly.
+    """
+
+    #: names the client in errors ("a consumer", ...)
+    what = "a client"
+
+    def __init__(self, bootstrap_servers: str, make: Callable[[], Any]) -> None:
+        self.bootstrap_servers = bootstrap_servers
+        self._make = make
+        self._client: Any = None
+
+    async def start(self, *, attempts: int = 5, timeout_s: float = 10.0) -> None:
+        """Connect, retrying; raise ``ConnectorError`` naming the servers when unreachable."""
+        self._client = self._make()
+        await _start_with_retry(
+            self._client.start,
+            self._shutdown,
+            self.bootstrap_servers,
+            self.what,
+            attempts,
+            timeout_s,
+        )
+
+    async def _shutdown(self) -> None:
+        await self._client.stop()
+
+    async def stop(self) -> None:
+        """Disconnect; harmless if never started."""
+        if self._client is None:
+            return
+        try:
+            await self._shutdown()
+        except KafkaError as exc:
+            logger.warning("stopping %s failed: %s", self.what, exc)
+
+
+class Consumer(_Client):
     """A Kafka consumer (aiokafka's ``AIOKafkaConsumer``) with the calls streamrt makes."""
+
+    what = "a consumer"
 
     def __init__(
         self,
@@ -114,7 +156,6 @@ class Consumer:
         client_id: str,
         settings: Mapping[str, Any],
     ) -> None:
-        self.bootstrap_servers = bootstrap_servers
         self.group_id = group_id
         config: dict[str, Any] = {
             "enable_auto_commit": False,
@@ -123,32 +164,15 @@ class Consumer:
             "metadata_max_age_ms": 30_000,
             **settings,
         }
-        self._make: Callable[[], Any] = lambda: AIOKafkaConsumer(
-            bootstrap_servers=bootstrap_servers, group_id=group_id, client_id=client_id, **config
+        super().__init__(
+            bootstrap_servers,
+            lambda: AIOKafkaConsumer(
+                bootstrap_servers=bootstrap_servers,
+                group_id=group_id,
+                client_id=client_id,
+                **config,
+            ),
         )
-        self._client: Any = None
-
-    async def start(self, *, attempts: int = 5, timeout_s: float = 10.0) -> None:
-        """Connect, retrying; raise ``ConnectorError`` naming the servers when unreachable."""
-        # the client is made here, in the running loop, so one never started needs no close
-        self._client = self._make()
-        await _start_with_retry(
-            self._client.start,
-            self._client.stop,
-            self.bootstrap_servers,
-            "a consumer",
-            attempts,
-            timeout_s,
-        )
-
-    async def stop(self) -> None:
-        """Disconnect (leaves the group cleanly); harmless if never started."""
-        if self._client is None:
-            return
-        try:
-            await self._client.stop()
-        except KafkaError as exc:
-            logger.warning("stopping a Kafka consumer failed: %s", exc)
 
     async def partitions_of(self, topic: str) -> list[int]:
         """The partitions of ``topic`` (sorted); empty if the topic does not exist."""
@@ -308,13 +332,17 @@ class ProducerBatch:
         return True
 
 
-class Producer:
-    """A Kafka producer (aiokafka's ``AIOKafkaProducer``) with the calls streamrt makes."""
+class Producer(_Client):
+    """A Kafka producer (aiokafka's ``AIOKafkaProducer``) with the calls streamrt makes.
+
+    ``stop`` sends what is queued before disconnecting.
+    """
+
+    what = "a producer"
 
     def __init__(
         self, bootstrap_servers: str, *, client_id: str, settings: Mapping[str, Any]
     ) -> None:
-        self.bootstrap_servers = bootstrap_servers
         config: dict[str, Any] = {
             "acks": "all",
             "linger_ms": 5,
@@ -322,32 +350,13 @@ class Producer:
             "max_batch_size": 256 * 1024,
             **settings,
         }
-        self._make: Callable[[], Any] = lambda: AIOKafkaProducer(
-            bootstrap_servers=bootstrap_servers, client_id=client_id, **config
+        super().__init__(
+            bootstrap_servers,
+            lambda: AIOKafkaProducer(
+                bootstrap_servers=bootstrap_servers, client_id=client_id, **config
+            ),
         )
-        self._client: Any = None
         self._partitions: dict[str, list[int]] = {}
-
-    async def start(self, *, attempts: int = 5, timeout_s: float = 10.0) -> None:
-        """Connect, retrying; raise ``ConnectorError`` naming the servers when unreachable."""
-        self._client = self._make()
-        await _start_with_retry(
-            self._client.start,
-            self._client.stop,
-            self.bootstrap_servers,
-            "a producer",
-            attempts,
-            timeout_s,
-        )
-
-    async def stop(self) -> None:
-        """Flush what is pending and disconnect; harmless if never started."""
-        if self._client is None:
-            return
-        try:
-            await self._client.stop()
-        except KafkaError as exc:
-            logger.warning("stopping a Kafka producer failed: %s", exc)
 
     async def partitions_for(self, topic: str) -> list[int]:
         """The partitions of ``topic`` (cached after the first call)."""
@@ -410,38 +419,27 @@ class Producer:
         await self._client.flush()
 
 
-class Admin:
+class Admin(_Client):
     """Topic administration (aiokafka's ``AIOKafkaAdminClient``)."""
+
+    what = "an admin client"
 
     def __init__(
         self, bootstrap_servers: str, *, settings: Mapping[str, Any] | None = None
     ) -> None:
-        self.bootstrap_servers = bootstrap_servers
-        self._make: Callable[[], Any] = lambda: AIOKafkaAdminClient(
-            bootstrap_servers=bootstrap_servers, request_timeout_ms=15_000, **(settings or {})
+        super().__init__(
+            bootstrap_servers,
+            lambda: AIOKafkaAdminClient(
+                bootstrap_servers=bootstrap_servers, request_timeout_ms=15_000, **(settings or {})
+            ),
         )
-        self._client: Any = None
 
-    async def start(self, *, attempts: int = 5, timeout_s: float = 10.0) -> None:
-        """Connect, retrying."""
-        self._client = self._make()
-        await _start_with_retry(
-            self._client.start,
-            self._client.close,
-            self.bootstrap_servers,
-            "an admin client",
-            attempts,
-            timeout_s,
-        )
+    async def _shutdown(self) -> None:
+        await self._client.close()  # the admin client's name for stop
 
     async def close(self) -> None:
         """Disconnect; harmless if never started."""
-        if self._client is None:
-            return
-        try:
-            await self._client.close()
-        except KafkaError as exc:
-            logger.warning("closing a Kafka admin client failed: %s", exc)
+        await self.stop()
 
     async def create_topic(self, name: str, partitions: int, replication_factor: int = 1) -> bool:
         """Create a topic; ``False`` if it already existed."""

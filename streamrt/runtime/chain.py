@@ -19,7 +19,7 @@ close tail -> head (every operator is closed, even if another failed to).
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from streamrt.errors import OperatorError
@@ -178,15 +178,41 @@ class OperatorChain:
         return self._operators[node_id]
 
     # -- lifecycle ----------------------------------------------------------------------------
+    def _named(self, operator: StreamOperator[Any], exc: Exception, where: str) -> OperatorError:
+        """``exc`` from ``operator``'s lifecycle, named once (house style C14)."""
+        node = self.vertex.nodes[self.operators.index(operator)]
+        c = self.contexts[node.node_id]
+        error = OperatorError(
+            c.name, c.subtask_index, c.parallelism, f"{type(exc).__name__}{where}: {exc}"
+        )
+        error.__cause__ = exc
+        return error
+
+    async def _each(
+        self,
+        operators: list[StreamOperator[Any]],
+        call: Callable[[StreamOperator[Any]], Awaitable[None]],
+        where: str,
+    ) -> None:
+        for operator in operators:
+            try:
+                await call(operator)
+            except OperatorError:
+                raise
+            except Exception as exc:
+                raise self._named(operator, exc, where) from exc
+
     async def open(self) -> None:
         """Open every operator, tail first."""
-        for operator in reversed(self.operators):
-            await operator.open()
+        await self._each(self.operators[::-1], lambda op: op.open(), " in open()")
 
     async def prepare_snapshot_pre_barrier(self, checkpoint_id: int) -> None:
         """Let every operator flush before the barrier, head first."""
-        for operator in self.operators:
-            await operator.prepare_snapshot_pre_barrier(checkpoint_id)
+        await self._each(
+            self.operators,
+            lambda op: op.prepare_snapshot_pre_barrier(checkpoint_id),
+            " before a checkpoint barrier",
+        )
 
     def broadcast_barrier(self, barrier: CheckpointBarrier) -> None:
         """Send a barrier on every out-edge (after flushing their buffers)."""
@@ -204,13 +230,28 @@ class OperatorChain:
 
     async def notify_checkpoint_complete(self, checkpoint_id: int) -> None:
         """Tell every operator, head first."""
-        for operator in self.operators:
-            await operator.notify_checkpoint_complete(checkpoint_id)
+        await self._each(
+            self.operators,
+            lambda op: op.notify_checkpoint_complete(checkpoint_id),
+            " after a completed checkpoint",
+        )
 
     async def finish(self) -> None:
         """End of input: finish every operator, head first (each may still emit)."""
-        for operator in self.operators:
-            await operator.finish()
+        await self._each(self.operators, lambda op: op.finish(), " at end of input")
+
+    async def wait_available(self, provider: AvailabilityProvider) -> None:
+        """Wait for an output to take more; a sink's failure to flush names the sink."""
+        try:
+            await provider.wait_available()
+        except OperatorError:
+            raise
+        except Exception as exc:
+            sink: object = provider
+            for operator in self.operators:
+                if operator is sink:
+                    raise self._named(operator, exc, " while flushing") from exc
+            raise
 
     def flush_outputs(self) -> None:
         """Send every open buffer (the buffer timeout fired)."""

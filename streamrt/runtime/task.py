@@ -166,7 +166,7 @@ class StreamTask:
         """Wait until ``provider`` takes output again, counting back-pressured time."""
         start = time.perf_counter_ns()
         try:
-            await provider.wait_available()
+            await self.chain.wait_available(provider)
         finally:
             self.metrics.backpressured_ns += time.perf_counter_ns() - start
 

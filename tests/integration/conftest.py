@@ -37,7 +37,9 @@ class Kafka:
     def __init__(self, bootstrap: str) -> None:
         self.bootstrap = bootstrap
 
-    async def create_topic(self, partitions: int, prefix: str = "t") -> str:
+    async def create_topic(
+        self, partitions: int, prefix: str = "t", configs: dict[str, str] | None = None
+    ) -> str:
         name = f"{prefix}-{uuid.uuid4().hex[:10]}"
         admin = AIOKafkaAdminClient(bootstrap_servers=self.bootstrap)
         await admin.start()
@@ -48,7 +50,7 @@ class Kafka:
                 name,
                 num_partitions=partitions,
                 replication_factor=1,
-                topic_configs={"retention.ms": "-1"},
+                topic_configs={"retention.ms": "-1", **(configs or {})},
             )
             await admin.create_topics([topic])
         finally:

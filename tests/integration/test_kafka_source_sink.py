@@ -416,3 +416,16 @@ async def test_kill_and_restart_loses_nothing(kafka: Kafka) -> None:
     duplicates = sum(counts.values()) - n
     # replayed exactly what the crashed run had written past its last committed checkpoint
     assert duplicates == written_before - committed
+
+
+async def test_a_send_error_fails_the_job_naming_topic_and_partition(kafka: Kafka) -> None:
+    topic = await kafka.create_topic(1, configs={"max.message.bytes": "1000"})
+    env = StreamExecutionEnvironment()
+    env.from_collection([b"small", b"x" * 50_000]).sink_to(
+        KafkaSink(bootstrap_servers=kafka.bootstrap, topic=topic)
+    ).name("too big")
+    with pytest.raises(OperatorError) as info:
+        await bounded(env.execute_async("send error"))
+    message = str(info.value)
+    assert "operator 'too big' (subtask 1/1) failed: ConnectorError" in message
+    assert f"records to topic '{topic}' partition 0 failed: MessageSizeTooLargeError" in message

@@ -197,6 +197,10 @@ class SourceTask(StreamTask):
             self._release_split(batch)
             if not batch.values:
                 return
+        if not batch.values and batch.split is not None and batch.position is None:
+            if self._watermarking:  # a split announced on assignment, before any data
+                self.watermarks.split(batch.split)
+            return
         values = batch.values
         timestamps: Sequence[int | None] | None = batch.timestamps
         assigner = self._assigner
@@ -206,10 +210,14 @@ class SourceTask(StreamTask):
             else:
                 timestamps = [assigner(v, t) for v, t in zip(values, timestamps, strict=True)]
         punctuated = False
-        if self._watermarking and timestamps is not None:
+        if self._watermarking and (timestamps is not None or batch.split is not None):
+            # a split holds event time back from its first batch on, even an empty one (a
+            # partition assigned but quiet), until it has data or goes idle (Flink's per-split
+            # outputs are created on assignment, too)
             generator, split_output = self.watermarks.split(batch.split)
-            generator.on_batch(values, timestamps, split_output)  # type: ignore[arg-type]
-            punctuated = split_output.advanced
+            if timestamps is not None:
+                generator.on_batch(values, timestamps, split_output)  # type: ignore[arg-type]
+                punctuated = split_output.advanced
         collect = self.chain.head_output.collect
         reuse = self._reuse
         if timestamps is None:

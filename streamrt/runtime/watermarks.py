@@ -97,6 +97,10 @@ class BoundedOutOfOrdernessWatermarks(WatermarkGenerator):
 class WatermarksWithIdleness(WatermarkGenerator):
     """Marks its output idle after ``idle_timeout_ms`` of processing time without records.
 
+    As Flink's ``IdlenessTimer``: inactivity starts at the first periodic emit that finds no
+    new records (not when the generator is made), so a split that had data goes idle after
+    one that never had any, and its watermark gets through in between.
+
     Args:
         clock: milliseconds of a monotonic clock; injectable so tests need not sleep.
     """
@@ -110,7 +114,7 @@ class WatermarksWithIdleness(WatermarkGenerator):
         self.inner = inner
         self.idle_timeout_ms = idle_timeout_ms
         self._clock = clock or (lambda: time.monotonic() * 1000)
-        self._last_activity = self._clock()
+        self._inactive_since: float | None = None
         self._events_since_check = False
         self._idle = False
 
@@ -129,19 +133,24 @@ class WatermarksWithIdleness(WatermarkGenerator):
 
     def on_periodic_emit(self, output: WatermarkOutput) -> None:
         """Emit through the inner generator, or mark idle once quiet for long enough."""
-        now = self._clock()
         if self._events_since_check:
             self._events_since_check = False
-            self._last_activity = now
+            self._inactive_since = None
             if self._idle:
                 self._idle = False
                 output.mark_active()
             self.inner.on_periodic_emit(output)
-        elif not self._idle and now - self._last_activity >= self.idle_timeout_ms:
+            return
+        if self._idle:
+            return
+        now = self._clock()
+        if self._inactive_since is None:
+            self._inactive_since = now
+        elif now - self._inactive_since >= self.idle_timeout_ms:
             self._idle = True
             output.mark_idle()
-        elif not self._idle:
-            self.inner.on_periodic_emit(output)
+            return
+        self.inner.on_periodic_emit(output)
 
 
 class _SplitOutput:

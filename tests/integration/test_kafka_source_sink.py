@@ -10,7 +10,13 @@ from typing import Any
 
 import pytest
 
-from streamrt import ConfigError, DataStream, OperatorError, StreamExecutionEnvironment
+from streamrt import (
+    ConfigError,
+    DataStream,
+    OperatorError,
+    StreamExecutionEnvironment,
+    WatermarkStrategy,
+)
 from streamrt.connectors.kafka import (
     KafkaRecord,
     KafkaSink,
@@ -429,3 +435,68 @@ async def test_a_send_error_fails_the_job_naming_topic_and_partition(kafka: Kafk
     message = str(info.value)
     assert "operator 'too big' (subtask 1/1) failed: ConnectorError" in message
     assert f"records to topic '{topic}' partition 0 failed: MessageSizeTooLargeError" in message
+
+
+async def test_topic_pattern_and_a_topic_chosen_per_record(kafka: Kafka) -> None:
+    stem = (await kafka.create_topic(1, prefix="pat")).rsplit("-", 1)[1]
+    first = await kafka.create_topic(2, prefix=f"pat{stem}a")
+    second = await kafka.create_topic(1, prefix=f"pat{stem}b")
+    evens = await kafka.create_topic(1, prefix="evens")
+    odds = await kafka.create_topic(1, prefix="odds")
+    await kafka.produce(first, [(None, b"%d" % i) for i in range(20)])
+    await kafka.produce(second, [(None, b"%d" % i) for i in range(20, 30)])
+    env = StreamExecutionEnvironment()
+    env.from_source(
+        KafkaSource(
+            bootstrap_servers=kafka.bootstrap,
+            topic_pattern=f"pat{stem}[ab]-.*",
+            bounded=True,
+            value_deserializer=lambda b: int(b),
+        )
+    ).sink_to(
+        KafkaSink(
+            bootstrap_servers=kafka.bootstrap,
+            topic=lambda v: evens if v % 2 == 0 else odds,
+            value_serializer=lambda v: b"%d" % v,
+            delivery="none",
+        )
+    )
+    await bounded(env.execute_async("pattern"))
+    assert sorted(int(m.value) for m in await kafka.consume(evens, 15)) == list(range(0, 30, 2))
+    assert sorted(int(m.value) for m in await kafka.consume(odds, 15)) == list(range(1, 30, 2))
+
+
+async def test_a_quiet_partition_holds_event_time_back_until_idle(kafka: Kafka) -> None:
+    topic = await kafka.create_topic(2)
+    now = int(time.time() * 1000)
+    jobs = []
+    for idleness in (None, 300):
+        strategy = WatermarkStrategy.for_monotonous_timestamps()
+        if idleness is not None:
+            strategy = strategy.with_idleness(idleness)
+        env = StreamExecutionEnvironment(auto_watermark_interval_ms=50)
+        env.from_source(
+            KafkaSource(
+                bootstrap_servers=kafka.bootstrap, topics=[topic], starting_offsets="earliest"
+            ),
+            strategy,
+            "events",
+        ).map(lambda v: v).name("pass").sink_to(CollectSink())
+        jobs.append(env.create_job(f"idleness {idleness}"))
+    running = [asyncio.create_task(job.run()) for job in jobs]
+    try:
+        # only partition 0 ever gets data
+        await kafka.produce(
+            topic, [(None, b"x")] * 5, partition=0, timestamps=[now + i for i in range(5)]
+        )
+        await wait_until(
+            lambda: jobs[1].statistics().operator("pass").current_output_watermark == now + 3,
+            what="the watermark of the job whose quiet partition goes idle",
+        )
+        stuck = jobs[0].statistics().operator("pass")
+        assert stuck.records_in == 5
+        assert stuck.current_output_watermark == -(2**63)  # held back by quiet partition 1
+    finally:
+        for job in jobs:
+            job.cancel()
+        await asyncio.gather(*running, return_exceptions=True)

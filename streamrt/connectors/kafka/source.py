@@ -290,6 +290,9 @@ class KafkaSourceReader(Generic[T]):
         self._assignment_seen = True
         fresh = [p for p in partitions if p not in self._initialized]
         self._owned.update(partitions)
+        # announce new partitions, so each holds the source's watermark back until it has
+        # data or is idle (with_idleness)
+        self._release.extend(SourceBatch([], p) for p in fresh)
         for partition in partitions:
             if partition not in fresh:
                 await self._resume(partition)

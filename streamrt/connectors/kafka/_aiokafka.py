@@ -41,6 +41,7 @@ T = TypeVar("T")
 Partition = tuple[str, int]
 
 _DEFAULT_PARTITIONER = DefaultPartitioner()
+_NO_HEADERS: list[tuple[str, bytes]] = []
 
 
 class Message(Protocol):
@@ -321,8 +322,8 @@ class ProducerBatch:
         headers: Sequence[tuple[str, bytes]] | None,
     ) -> bool:
         """Add a record; ``False`` when the batch is full (send it and start another)."""
-        # the C builder insists on a list
-        listed = headers if type(headers) is list else list(headers or ())
+        # the C builder insists on a list; it only reads it, so one empty list serves all
+        listed = headers if type(headers) is list else list(headers) if headers else _NO_HEADERS
         if (
             self._builder.append(key=key, value=value, timestamp=timestamp_ms, headers=listed)
             is None

@@ -37,6 +37,8 @@ def bytes_deserializer(data: bytes) -> bytes:
 
 def bytes_serializer(value: bytes) -> bytes:
     """Bytes as they are; anything else is an error (name a serializer for it)."""
+    if type(value) is bytes:  # the common case, without the isinstance tuple
+        return value
     if not isinstance(value, (bytes, bytearray, memoryview)):
         msg = (
             f"value {value!r} of type {type(value).__name__} is not bytes; give the sink a "

@@ -169,6 +169,14 @@ class KafkaSinkWriter(Generic[T]):
 
     async def _send_pending(self) -> None:
         sink = self._sink
+        if (
+            isinstance(sink.topic, str)
+            and sink.key_selector is None
+            and sink.headers is None
+            and sink.partitioner is None
+        ):
+            await self._send_pending_plain(sink.topic)
+            return
         pending, self._pending = self._pending, []
         fixed_topic = sink.topic if isinstance(sink.topic, str) else None
         select_topic: Callable[[T], str] | None = (
@@ -217,6 +225,43 @@ class KafkaSinkWriter(Generic[T]):
             if batch.count:
                 await self._send(batch, topic, partition)
         self._sticky.clear()  # the next flush starts on another partition
+
+    async def _send_pending_plain(self, topic: str) -> None:
+        """The common case, kept tight: one topic, no keys, no headers.
+
+        Records stick to one partition per batch (Kafka's sticky partitioning of keyless
+        records); each full batch moves on to another partition.
+        """
+        pending, self._pending = self._pending, []
+        partitions = self._partitions.get(topic)
+        if partitions is None:
+            partitions = self._partitions[topic] = await self._producer.partitions_for(topic)
+        serialize = self._sink.value_serializer
+        with_time = self._sink.use_record_timestamp
+        partition = default_partition(None, partitions)
+        batch = self._producer.create_batch()
+        append = batch.append
+        for value, timestamp in pending:
+            try:
+                payload = serialize(value)
+            except Exception as exc:
+                msg = (
+                    f"cannot serialize a record for {topic!r}: {type(exc).__name__}: {exc} "
+                    f"(value: {value!r:.200})"
+                )
+                raise ConnectorError(msg) from exc
+            if not append(None, payload, timestamp if with_time else None, None):
+                await self._send(batch, topic, partition)
+                partition = default_partition(None, partitions)
+                batch = self._producer.create_batch()
+                append = batch.append
+                if not append(None, payload, timestamp if with_time else None, None):
+                    msg = (
+                        f"a record of {len(payload)} bytes does not fit a Kafka batch for {topic!r}"
+                    )
+                    raise ConnectorError(msg)
+        if batch.count:
+            await self._send(batch, topic, partition)
 
     def _partition(self, topic: str, key: bytes | None, partitions: list[int]) -> int:
         if self._sink.partitioner is not None:

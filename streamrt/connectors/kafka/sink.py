@@ -198,12 +198,7 @@ class KafkaSinkWriter(Generic[T]):
                 payload = serialize_value(value)
                 headers = headers_of(value) if headers_of is not None else static_headers
             except Exception as exc:
-                where = fixed_topic or "the selected topic"
-                msg = (
-                    f"cannot serialize a record for {where!r}: {type(exc).__name__}: {exc} "
-                    f"(value: {value!r:.200})"
-                )
-                raise ConnectorError(msg) from exc
+                raise _serialize_error(fixed_topic or "the selected topic", value, exc) from exc
             partitions = known.get(topic)
             if partitions is None:  # the only await per new topic, not per record
                 partitions = known[topic] = await self._producer.partitions_for(topic)
@@ -211,14 +206,11 @@ class KafkaSinkWriter(Generic[T]):
             batch = batches.get((topic, partition))
             if batch is None:
                 batch = batches[(topic, partition)] = self._producer.create_batch()
-            if not batch.append(key, payload, timestamp if with_time else None, headers):
-                await self._send(batch, topic, partition)
-                batch = batches[(topic, partition)] = self._producer.create_batch()
-                if not batch.append(key, payload, timestamp if with_time else None, headers):
-                    msg = (
-                        f"a record of {len(payload)} bytes does not fit a Kafka batch for {topic!r}"
-                    )
-                    raise ConnectorError(msg)
+            ts = timestamp if with_time else None
+            if not batch.append(key, payload, ts, headers):
+                batch = batches[(topic, partition)] = await self._roll_over(
+                    batch, topic, partition, (key, payload, ts, headers)
+                )
             if key is None and batch.count >= 2_000:  # spread keyless records: next partition
                 self._sticky.pop(topic, None)
         for (topic, partition), batch in batches.items():
@@ -245,23 +237,29 @@ class KafkaSinkWriter(Generic[T]):
             try:
                 payload = serialize(value)
             except Exception as exc:
-                msg = (
-                    f"cannot serialize a record for {topic!r}: {type(exc).__name__}: {exc} "
-                    f"(value: {value!r:.200})"
-                )
-                raise ConnectorError(msg) from exc
-            if not append(None, payload, timestamp if with_time else None, None):
-                await self._send(batch, topic, partition)
-                partition = default_partition(None, partitions)
-                batch = self._producer.create_batch()
+                raise _serialize_error(topic, value, exc) from exc
+            ts = timestamp if with_time else None
+            if not append(None, payload, ts, None):
+                batch = await self._roll_over(batch, topic, partition, (None, payload, ts, None))
                 append = batch.append
-                if not append(None, payload, timestamp if with_time else None, None):
-                    msg = (
-                        f"a record of {len(payload)} bytes does not fit a Kafka batch for {topic!r}"
-                    )
-                    raise ConnectorError(msg)
+                partition = default_partition(None, partitions)  # the next batch goes elsewhere
         if batch.count:
             await self._send(batch, topic, partition)
+
+    async def _roll_over(
+        self,
+        full: ProducerBatch,
+        topic: str,
+        partition: int,
+        record: tuple[bytes | None, bytes, int | None, Headers | None],
+    ) -> ProducerBatch:
+        """Send the full batch; return a new one holding the record that did not fit."""
+        await self._send(full, topic, partition)
+        batch = self._producer.create_batch()
+        if not batch.append(*record):
+            msg = f"a record of {len(record[1])} bytes does not fit a Kafka batch for {topic!r}"
+            raise ConnectorError(msg)
+        return batch
 
     def _partition(self, topic: str, key: bytes | None, partitions: list[int]) -> int:
         if self._sink.partitioner is not None:
@@ -338,3 +336,11 @@ class KafkaSinkWriter(Generic[T]):
                 )
             )
         return metrics
+
+
+def _serialize_error(topic: str, value: object, exc: Exception) -> ConnectorError:
+    msg = (
+        f"cannot serialize a record for {topic!r}: {type(exc).__name__}: {exc} "
+        f"(value: {value!r:.200})"
+    )
+    return ConnectorError(msg)

@@ -500,3 +500,31 @@ async def test_a_quiet_partition_holds_event_time_back_until_idle(kafka: Kafka) 
         for job in jobs:
             job.cancel()
         await asyncio.gather(*running, return_exceptions=True)
+
+
+@pytest.mark.parametrize("keyed", [False, True])
+async def test_full_producer_batches_roll_over_without_losing_records(
+    kafka: Kafka, keyed: bool
+) -> None:
+    topic = await kafka.create_topic(3)
+    values = [b"%05d-" % i + b"x" * 40 for i in range(600)]
+    env = StreamExecutionEnvironment()
+    env.from_collection(values).sink_to(
+        KafkaSink(
+            bootstrap_servers=kafka.bootstrap,
+            topic=topic,
+            key_selector=(lambda v: v[:2]) if keyed else None,
+            producer_settings={"max_batch_size": 1024},  # ~20 records a batch: many roll-overs
+        )
+    )
+    result = await bounded(env.execute_async("roll over"))
+    out = await kafka.consume(topic, len(values))
+    assert sorted(m.value for m in out) == values
+    by_partition: dict[int, list[bytes]] = {}
+    for m in sorted(out, key=lambda m: (m.partition, m.offset)):
+        by_partition.setdefault(m.partition, []).append(m.value)
+    assert all(chunk == sorted(chunk) for chunk in by_partition.values())  # order kept
+    sent = [
+        c.value for c in result.statistics.connectors if c.name == "kafka_sink_records_sent_total"
+    ]
+    assert sent == [600]

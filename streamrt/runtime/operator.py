@@ -11,7 +11,7 @@ Lifecycle (Flink's order): ``setup`` → ``open`` (tail → head) → elements �
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol, TypeVar, runtime_checkable
 
 if TYPE_CHECKING:
@@ -78,7 +78,6 @@ class OperatorContext:
     processing_time: ProcessingTimeService
     key_selector: Callable[[Any], Any] | None = None
     error_policy: str = "fail"
-    config: dict[str, Any] = field(default_factory=dict)
 
 
 class StreamOperator(Input[IN], Protocol[IN]):

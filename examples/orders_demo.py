@@ -180,17 +180,20 @@ def main() -> None:
     parser.add_argument("--rate", type=float, default=40_000, help="orders written per second")
     parser.add_argument("--parallelism", type=int, default=2)
     args = parser.parse_args()
-    bootstrap = os.environ.get("KAFKA_BOOTSTRAP")
-    if bootstrap:
-        run_event_loop(lambda: demo(bootstrap, args.orders, args.rate, args.parallelism))
-        return
-    from streamrt.connectors.embedded_broker import EmbeddedBroker
+    try:
+        bootstrap = os.environ.get("KAFKA_BOOTSTRAP")
+        if bootstrap:
+            run_event_loop(lambda: demo(bootstrap, args.orders, args.rate, args.parallelism))
+            return
+        from streamrt.connectors.embedded_broker import EmbeddedBroker
 
-    with EmbeddedBroker("noida") as broker:
-        print(f"embedded Kafka-protocol broker (noida) at {broker.bootstrap_servers}")
-        run_event_loop(
-            lambda: demo(broker.bootstrap_servers, args.orders, args.rate, args.parallelism)
-        )
+        with EmbeddedBroker("noida") as broker:
+            print(f"embedded Kafka-protocol broker (noida) at {broker.bootstrap_servers}")
+            run_event_loop(
+                lambda: demo(broker.bootstrap_servers, args.orders, args.rate, args.parallelism)
+            )
+    except KeyboardInterrupt:  # every task was cancelled and closed; the broker is stopped
+        print("\ndemo stopped by Ctrl-C")
 
 
 if __name__ == "__main__":

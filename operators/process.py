@@ -13,7 +13,7 @@ from operators.base import AbstractUdfStreamOperator
 from streamrt.errors import GraphError, OperatorError
 from streamrt.functions import ProcessFunction, TimerService
 from streamrt.runtime.elements import StreamRecord
-from streamrt.runtime.operator import OperatorContext
+from streamrt.runtime.operator import OperatorContext, operator_failure
 from streamrt.runtime.output_tag import OutputTag
 from streamrt.runtime.outputs.output import Output
 from streamrt.runtime.outputs.timestamped import TimestampedCollector
@@ -154,6 +154,4 @@ class ProcessOperator(AbstractUdfStreamOperator[IN, OUT, Any]):
         except OperatorError:
             raise
         except Exception as exc:
-            c = self.context
-            detail = f"{type(exc).__name__} in on_timer: {exc}"
-            raise OperatorError(c.name, c.subtask_index, c.parallelism, detail) from exc
+            raise operator_failure(self.context, exc, " in on_timer") from exc

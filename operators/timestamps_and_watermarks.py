@@ -11,9 +11,9 @@ from __future__ import annotations
 from typing import Any, TypeVar
 
 from operators.base import AbstractStreamOperator
-from streamrt.errors import OperatorError, RecordError
+from streamrt.errors import RecordError
 from streamrt.runtime.elements import MAX_WATERMARK, StreamRecord, Watermark, WatermarkStatus
-from streamrt.runtime.operator import OperatorContext
+from streamrt.runtime.operator import OperatorContext, operator_failure
 from streamrt.runtime.outputs.output import Output
 from streamrt.runtime.processing_time import Cancellable
 from streamrt.runtime.watermark_strategy import WatermarkStrategy
@@ -87,9 +87,7 @@ class TimestampsAndWatermarksOperator(AbstractStreamOperator[T, T]):
         try:  # runs as a task mail
             self._generator.on_periodic_emit(self._emitter)
         except Exception as exc:
-            c = self.context
-            detail = f"{type(exc).__name__} in the watermark generator: {exc}"
-            raise OperatorError(c.name, c.subtask_index, c.parallelism, detail) from exc
+            raise operator_failure(self.context, exc, " in the watermark generator") from exc
         self._schedule()
 
     def process_element(self, record: StreamRecord[T]) -> None:

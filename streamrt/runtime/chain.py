@@ -27,7 +27,12 @@ from streamrt.runtime.counters import DISCARDING_COUNTER, Counter
 from streamrt.runtime.elements import CheckpointBarrier
 from streamrt.runtime.job_graph import JobEdge, JobVertex
 from streamrt.runtime.metric_groups import OperatorMetrics
-from streamrt.runtime.operator import AvailabilityProvider, OperatorContext, StreamOperator
+from streamrt.runtime.operator import (
+    AvailabilityProvider,
+    OperatorContext,
+    StreamOperator,
+    operator_failure,
+)
 from streamrt.runtime.outputs.broadcasting import (
     BroadcastingOutputCollector,
     CopyingBroadcastingOutputCollector,
@@ -181,12 +186,7 @@ class OperatorChain:
     def _named(self, operator: StreamOperator[Any], exc: Exception, where: str) -> OperatorError:
         """``exc`` from ``operator``'s lifecycle, named once (house style C14)."""
         node = self.vertex.nodes[self.operators.index(operator)]
-        c = self.contexts[node.node_id]
-        error = OperatorError(
-            c.name, c.subtask_index, c.parallelism, f"{type(exc).__name__}{where}: {exc}"
-        )
-        error.__cause__ = exc
-        return error
+        return operator_failure(self.contexts[node.node_id], exc, where)
 
     async def _each(
         self,
@@ -296,10 +296,7 @@ class OperatorChain:
                 await operator.close()
             except Exception as exc:  # every operator must get its close
                 if first is None:
-                    c = self.contexts[node.node_id]
-                    detail = f"{type(exc).__name__} in close(): {exc}"
-                    first = OperatorError(c.name, c.subtask_index, c.parallelism, detail)
-                    first.__cause__ = exc
+                    first = operator_failure(self.contexts[node.node_id], exc, " in close()")
         for output in self.outputs.values():
             output.close()
         return first

@@ -27,6 +27,7 @@ from streamrt.runtime.elements import (
 from streamrt.runtime.external_channel import ExternalChannelPump
 from streamrt.runtime.input_gate import InputGate
 from streamrt.runtime.job_graph import JobVertex
+from streamrt.runtime.operator import operator_failure
 from streamrt.runtime.record_writer import RecordWriter
 from streamrt.runtime.task import StreamTask, TaskConfig, TaskListener, TaskStatus
 from streamrt.runtime.watermark_valve import StatusWatermarkValve
@@ -53,7 +54,7 @@ class _HeadInput:
         except OperatorError:
             raise
         except Exception as exc:
-            raise task.operator_error(task.chain.head_context, exc, " on a watermark") from exc
+            raise operator_failure(task.chain.head_context, exc, " on a watermark") from exc
 
     def emit_watermark_status(self, status: WatermarkStatus) -> None:
         task = self._task
@@ -62,7 +63,7 @@ class _HeadInput:
         except OperatorError:
             raise
         except Exception as exc:
-            raise task.operator_error(task.chain.head_context, exc) from exc
+            raise operator_failure(task.chain.head_context, exc) from exc
 
 
 class InputTask(StreamTask):
@@ -119,7 +120,7 @@ class InputTask(StreamTask):
         try:
             await pump.run()
         except Exception as exc:  # name the edge's consumer, like any input failure
-            raise self.operator_error(self.chain.head_context, exc, " reading an edge") from exc
+            raise operator_failure(self.chain.head_context, exc, " reading an edge") from exc
 
     async def _process_input(self) -> None:
         gate = self.gate
@@ -150,7 +151,7 @@ class InputTask(StreamTask):
                 except OperatorError:
                     raise
                 except Exception as exc:
-                    raise self.operator_error(self.chain.head_context, exc) from exc
+                    raise operator_failure(self.chain.head_context, exc) from exc
             else:
                 await self._handle_control(index, message)
             if timed_flush:
@@ -175,7 +176,7 @@ class InputTask(StreamTask):
             except OperatorError:
                 raise
             except Exception as exc:
-                raise self.operator_error(self.chain.head_context, exc) from exc
+                raise operator_failure(self.chain.head_context, exc) from exc
         else:  # pragma: no cover - only the runtime writes into channels
             msg = f"unexpected element on channel {index} of {self!r}: {message!r}"
             raise TypeError(msg)

@@ -14,6 +14,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol, TypeVar, runtime_checkable
 
+from streamrt.errors import OperatorError
+
 if TYPE_CHECKING:
     from streamrt.runtime.elements import LatencyMarker, StreamRecord, Watermark, WatermarkStatus
     from streamrt.runtime.metric_groups import OperatorMetrics
@@ -25,6 +27,7 @@ __all__ = [
     "Input",
     "OperatorContext",
     "StreamOperator",
+    "operator_failure",
 ]
 
 IN = TypeVar("IN")
@@ -78,6 +81,18 @@ class OperatorContext:
     processing_time: ProcessingTimeService
     key_selector: Callable[[Any], Any] | None = None
     error_policy: str = "fail"
+
+
+def operator_failure(context: OperatorContext, exc: Exception, where: str = "") -> OperatorError:
+    """``exc`` raised by the operator of ``context``, as the ``OperatorError`` naming it.
+
+    The one place such an error is made (house style C14); ``where`` says when it happened
+    (``" in on_timer"``), and ``exc`` becomes the ``__cause__``.
+    """
+    detail = f"{type(exc).__name__}{where}: {exc}"
+    error = OperatorError(context.name, context.subtask_index, context.parallelism, detail)
+    error.__cause__ = exc
+    return error
 
 
 class StreamOperator(Input[IN], Protocol[IN]):

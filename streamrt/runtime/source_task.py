@@ -28,6 +28,7 @@ from streamrt.runtime.elements import (
     WatermarkStatus,
 )
 from streamrt.runtime.job_graph import JobVertex
+from streamrt.runtime.operator import operator_failure
 from streamrt.runtime.record_writer import RecordWriter
 from streamrt.runtime.source_reader import SourceBatch, SourceReader, SourceReaderContext
 from streamrt.runtime.task import StreamTask, TaskConfig, TaskListener, TaskStatus
@@ -146,7 +147,7 @@ class SourceTask(StreamTask):
         try:
             await self.reader.start()
         except Exception as exc:
-            raise self.operator_error(context, exc, " while starting the source") from exc
+            raise operator_failure(context, exc, " while starting the source") from exc
         self.reader_started = True
         self._schedule_periodic_watermark()
         self._schedule_latency_marker()
@@ -181,14 +182,14 @@ class SourceTask(StreamTask):
             if item is _END:
                 return True
             if type(item) is _FetchFailed:
-                raise self.operator_error(context, item.error, " while reading") from item.error
+                raise operator_failure(context, item.error, " while reading") from item.error
             try:
                 for batch in item:
                     self._emit_batch(batch)
             except OperatorError:
                 raise
             except Exception as exc:
-                raise self.operator_error(context, exc) from exc
+                raise operator_failure(context, exc) from exc
             if timed_flush:
                 self.maybe_flush()
 
@@ -252,7 +253,7 @@ class SourceTask(StreamTask):
         try:
             watermark, idle = self.watermarks.on_periodic_emit()
         except Exception as exc:  # a user-written generator failed, in a mail
-            raise self.operator_error(
+            raise operator_failure(
                 self.chain.head_context, exc, " in the watermark generator"
             ) from exc
         if self.reader.split_count() == 0:  # a reader without splits must not stall event time

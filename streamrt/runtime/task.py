@@ -24,7 +24,7 @@ from streamrt.runtime.elements import CheckpointBarrier
 from streamrt.runtime.job_graph import JobEdge, JobVertex
 from streamrt.runtime.mailbox import Mailbox
 from streamrt.runtime.metric_groups import TaskMetrics
-from streamrt.runtime.operator import AvailabilityProvider, OperatorContext
+from streamrt.runtime.operator import AvailabilityProvider
 from streamrt.runtime.processing_time import MailboxProcessingTimeService
 from streamrt.runtime.record_writer import RecordWriter
 
@@ -223,15 +223,6 @@ class StreamTask:
         await self.chain.finish()
         self.chain.end_input()
         await self.chain.drain_writers()
-
-    def operator_error(
-        self, context: OperatorContext, exc: Exception, where: str = ""
-    ) -> OperatorError:
-        """Wrap ``exc`` raised by the operator of ``context`` (head operators, sources)."""
-        detail = f"{type(exc).__name__}{where}: {exc}"
-        error = OperatorError(context.name, context.subtask_index, context.parallelism, detail)
-        error.__cause__ = exc
-        return error
 
     # -- checkpoints --------------------------------------------------------------------------
     async def perform_checkpoint(self, barrier: CheckpointBarrier) -> None:

@@ -20,7 +20,7 @@ from streamrt.runtime.elements import (
     Watermark,
     WatermarkStatus,
 )
-from streamrt.runtime.operator import Input, OperatorContext
+from streamrt.runtime.operator import Input, OperatorContext, operator_failure
 from streamrt.runtime.output_tag import OutputTag
 
 __all__ = ["ChainingOutput", "CopyingChainingOutput"]
@@ -61,10 +61,6 @@ class _ChainingBase(Generic[T]):
         self._announced_status = WatermarkStatus.ACTIVE
         self.watermark_gauge = WatermarkGauge()
 
-    def _fail(self, exc: Exception) -> OperatorError:
-        t = self._target
-        return OperatorError(t.name, t.subtask_index, t.parallelism, f"{type(exc).__name__}: {exc}")
-
     def emit_watermark(self, watermark: Watermark) -> None:
         """Forward unless this output last announced IDLE (Flink drops watermarks while idle)."""
         if self._announced_status is WatermarkStatus.IDLE:
@@ -75,7 +71,7 @@ class _ChainingBase(Generic[T]):
         except OperatorError:
             raise
         except Exception as exc:
-            raise self._fail(exc) from exc
+            raise operator_failure(self._target, exc) from exc
 
     def emit_watermark_status(self, status: WatermarkStatus) -> None:
         """Forward a status only when it changes."""
@@ -87,7 +83,7 @@ class _ChainingBase(Generic[T]):
         except OperatorError:
             raise
         except Exception as exc:
-            raise self._fail(exc) from exc
+            raise operator_failure(self._target, exc) from exc
 
     def emit_latency_marker(self, marker: LatencyMarker) -> None:
         """Forward the marker."""
@@ -96,7 +92,7 @@ class _ChainingBase(Generic[T]):
         except OperatorError:
             raise
         except Exception as exc:
-            raise self._fail(exc) from exc
+            raise operator_failure(self._target, exc) from exc
 
     def close(self) -> None:
         """Nothing to release: the output owns nothing (Flink, FLINK-20888)."""
@@ -118,7 +114,7 @@ class ChainingOutput(_ChainingBase[T]):
             except OperatorError:
                 raise
             except Exception as exc:
-                raise self._fail(exc) from exc
+                raise operator_failure(self._target, exc) from exc
 
     def collect_side(self, tag: OutputTag[Any], record: StreamRecord[Any]) -> None:
         """Count the emit; push only when this edge carries ``tag``."""
@@ -130,7 +126,7 @@ class ChainingOutput(_ChainingBase[T]):
             except OperatorError:
                 raise
             except Exception as exc:
-                raise self._fail(exc) from exc
+                raise operator_failure(self._target, exc) from exc
 
 
 @final
@@ -169,7 +165,7 @@ class CopyingChainingOutput(_ChainingBase[T]):
             except OperatorError:
                 raise
             except Exception as exc:
-                raise self._fail(exc) from exc
+                raise operator_failure(self._target, exc) from exc
 
     def collect_side(self, tag: OutputTag[Any], record: StreamRecord[Any]) -> None:
         """Count the emit; copy and push only when this edge carries ``tag``."""
@@ -184,4 +180,4 @@ class CopyingChainingOutput(_ChainingBase[T]):
             except OperatorError:
                 raise
             except Exception as exc:
-                raise self._fail(exc) from exc
+                raise operator_failure(self._target, exc) from exc

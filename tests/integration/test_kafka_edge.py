@@ -97,3 +97,25 @@ async def test_checkpoints_align_across_a_kafka_edge(kafka: Kafka) -> None:
     external = [s["external"][0] for s in checkpoint.states.values() if "external" in s]
     assert sorted(e["partition"] for e in external) == [0, 1]
     assert all(sorted(e["barriers"]) == [0, 1] for e in external)
+
+
+async def test_client_settings_reach_the_clients_of_an_edge(kafka: Kafka) -> None:
+    # producer-only and consumer-only keys must not reach the admin client that makes the topic
+    topic = f"edge-{uuid.uuid4().hex[:8]}"
+    env = StreamExecutionEnvironment(parallelism=2, buffer_timeout_ms=10)
+    sink: CollectSink[int] = CollectSink()
+    (
+        env.from_source(ListSource(list(range(500)), batch_size=50), source_name="numbers")
+        .key_by(lambda v: v % 5)
+        .through_kafka(
+            topic,
+            bootstrap_servers=kafka.bootstrap,
+            producer_settings={"linger_ms": 1},
+            consumer_settings={"fetch_max_wait_ms": 50},
+        )
+        .map(lambda v: v * 2)
+        .sink_to(sink)
+    )
+    await bounded(env.execute_async("edge with client settings"))
+    assert sorted(sink.values) == [v * 2 for v in range(500)]
+    assert sorted(await kafka.end_offsets(topic)) == [0, 1]

@@ -91,8 +91,9 @@ class KafkaEdge:
         self.bootstrap_servers = bootstrap_servers
         self.serializer = serializer
         self.deserializer = deserializer
-        self.producer_settings = {**dict(security or {}), **dict(producer_settings or {})}
-        self.consumer_settings = {**dict(security or {}), **dict(consumer_settings or {})}
+        self.security = dict(security or {})
+        self.producer_settings = {**self.security, **dict(producer_settings or {})}
+        self.consumer_settings = {**self.security, **dict(consumer_settings or {})}
         self.max_in_flight = max(1, max_in_flight)
 
     @property
@@ -102,7 +103,8 @@ class KafkaEdge:
 
     async def prepare(self, context: ExternalChannelContext) -> None:
         """Create the topic with one partition per consumer, or check it has enough."""
-        admin = Admin(self.bootstrap_servers, settings=self.producer_settings or None)
+        # only the shared settings: the admin client rejects producer keys (``linger_ms``)
+        admin = Admin(self.bootstrap_servers, settings=self.security)
         await admin.start()
         try:
             if await admin.create_topic(self.topic, context.consumers):

@@ -13,7 +13,7 @@ import logging
 import re
 import time
 from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
-from typing import Any, Protocol, TypeVar
+from typing import Any, Protocol
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRebalanceListener, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
@@ -34,8 +34,6 @@ __all__ = [
 ]
 
 logger = logging.getLogger(__name__)
-
-T = TypeVar("T")
 
 #: A topic partition, outside this module.
 Partition = tuple[str, int]
@@ -466,13 +464,3 @@ class Admin(_Client):
             if topic.get("topic") == name and not topic.get("error_code"):
                 return len(topic.get("partitions", []))
         return 0
-
-
-async def with_admin(bootstrap_servers: str, use: Callable[[Admin], Awaitable[T]]) -> T:
-    """Run ``use(admin)`` with a started admin client, closed afterwards."""
-    admin = Admin(bootstrap_servers)
-    await admin.start()
-    try:
-        return await use(admin)
-    finally:
-        await admin.close()

@@ -12,6 +12,7 @@ import asyncio
 import contextlib
 import logging
 import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from enum import Enum
 from typing import Any
@@ -373,28 +374,28 @@ class Job:
         # (at-least-once); all commit before any disconnects, because a reader leaving its
         # consumer group makes the group rebalance and refuse the others' commits meanwhile
         sources = [t for t in self.tasks if isinstance(t, SourceTask)]
-        first: BaseException | None = None
-        if job_finished:
-            entries: list[SourceTask | InputTask] = [
-                *sources,
-                *(t for t in self.tasks if isinstance(t, InputTask) and t.remote_pumps),
-            ]
-            for task in entries:
+        inputs = [t for t in self.tasks if isinstance(t, InputTask)]
+        errors: list[Exception] = []
+
+        async def each(
+            tasks: list[SourceTask | InputTask],
+            call: Callable[[SourceTask | InputTask], Awaitable[None]],
+        ) -> None:
+            for task in tasks:  # every task gets its call; the first error is raised later
                 try:
-                    await task.commit_final_positions()
+                    await call(task)
                 except Exception as exc:
-                    first = first or exc
-        closing: list[SourceTask | InputTask] = [
-            *sources,
-            *(t for t in self.tasks if isinstance(t, InputTask)),
-        ]
-        for task in closing:
-            try:
-                await task.close_reader()
-            except Exception as exc:
-                first = first or exc
-        if first is not None and job_finished:
-            raise first
+                    errors.append(exc)
+
+        if job_finished:
+            ending: list[SourceTask | InputTask] = [
+                *sources,
+                *(t for t in inputs if t.remote_pumps),
+            ]
+            await each(ending, lambda t: t.commit_final_positions())
+        await each([*sources, *inputs], lambda t: t.close_reader())
+        if errors and job_finished:
+            raise errors[0]
 
     def cancel(self) -> None:
         """Cancel every task now (no final flush, no end-of-input processing)."""

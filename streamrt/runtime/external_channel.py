@@ -50,6 +50,9 @@ class ExternalChannelContext:
 class ExternalChannelPump(Protocol):
     """Reads one consumer subtask's share of an external edge into its local channels."""
 
+    #: ``ExternalChannelContext.remote`` of the consumer it was made for
+    remote: bool
+
     async def start(self) -> None:
         """Connect and position, before any producer of this run writes."""
         ...

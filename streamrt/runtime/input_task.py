@@ -88,7 +88,7 @@ class InputTask(StreamTask):
         super().__init__(vertex, subtask_index, writers, config, listener, restored)
         self.pumps = list(pumps)
         #: pumps whose producers run in another process: this task is a checkpoint entry
-        self.remote_pumps = [p for p in self.pumps if getattr(p, "remote", False)]
+        self.remote_pumps = [p for p in self.pumps if p.remote]
         self._pumps_started: list[ExternalChannelPump] = []
         self.gate = InputGate(channels, self.wake)
         self.valve = StatusWatermarkValve(len(channels))

@@ -304,7 +304,7 @@ class SourceTask(StreamTask):
     async def release(self) -> None:
         """Close the reader, unless the task finished: then the job closes it when it ends."""
         if self.status is not TaskStatus.FINISHED:
-            await self._close_reader()
+            await self.close_reader()
 
     async def commit_final_positions(self) -> None:
         """The job finished cleanly: the reader commits what this task emitted."""
@@ -313,9 +313,6 @@ class SourceTask(StreamTask):
 
     async def close_reader(self) -> None:
         """Close the reader (once; the job calls this when it ends)."""
-        await self._close_reader()
-
-    async def _close_reader(self) -> None:
         if self._reader_open:
             self._reader_open = False
             await self.reader.close()

@@ -355,23 +355,38 @@ class Producer(_Client):
                 bootstrap_servers=bootstrap_servers, client_id=client_id, **config
             ),
         )
-        self._partitions: dict[str, list[int]] = {}
 
     async def partitions_for(self, topic: str) -> list[int]:
-        """The partitions of ``topic`` (cached after the first call)."""
-        found = self._partitions.get(topic)
-        if found is None:
-            try:
-                found = sorted(await self._client.partitions_for(topic))
-            except KafkaError as exc:
-                msg = f"looking up the partitions of topic {topic!r}"
-                raise connector_error(msg, exc) from exc
-            self._partitions[topic] = found
-        return found
+        """The partitions of ``topic`` (callers cache them: this may wait for metadata)."""
+        try:
+            return sorted(await self._client.partitions_for(topic))
+        except KafkaError as exc:
+            msg = f"looking up the partitions of topic {topic!r}"
+            raise connector_error(msg, exc) from exc
 
     def create_batch(self) -> ProducerBatch:
         """An empty batch for one partition."""
         return ProducerBatch(self._client.create_batch())
+
+    def create_batch_with(
+        self,
+        topic: str,
+        key: bytes | None,
+        value: bytes | None,
+        timestamp_ms: int | None,
+        headers: Sequence[tuple[str, bytes]] | None,
+    ) -> ProducerBatch:
+        """A new batch holding one record, for when the record did not fit the last one.
+
+        aiokafka takes any first record of a batch, even one over ``max_batch_size`` (the
+        broker then refuses it, a send error); the check guards against a client that doesn't.
+        """
+        batch = self.create_batch()
+        if not batch.append(key, value, timestamp_ms, headers):  # pragma: no cover - see above
+            size = len(value or b"") + len(key or b"")
+            msg = f"a record of {size} bytes does not fit a Kafka batch for topic {topic!r}"
+            raise ConnectorError(msg)
+        return batch
 
     async def send_batch(
         self, batch: ProducerBatch, topic: str, partition: int

@@ -202,10 +202,9 @@ class KafkaEdgeWriter(RecordWriter):
             batch = self._open[partition] = self._producer.create_batch()
         if not batch.append(key, payload, ts, None):
             self._ready.append((partition, batch))
-            batch = self._open[partition] = self._producer.create_batch()
-            if not batch.append(key, payload, ts, None):
-                msg = f"a record does not fit a Kafka batch of edge topic {self._topic!r}"
-                raise ConnectorError(msg)
+            batch = self._open[partition] = self._producer.create_batch_with(
+                self._topic, key, payload, ts, None
+            )
         if batch.count >= self._size:
             self._ready.append((partition, batch))
             self._open[partition] = None

@@ -137,7 +137,9 @@ class KafkaSinkWriter(Generic[T]):
         self._open = True
         if isinstance(self._sink.topic, str):
             try:
-                await asyncio.wait_for(self._producer.partitions_for(self._sink.topic), 15)
+                self._partitions[self._sink.topic] = await asyncio.wait_for(
+                    self._producer.partitions_for(self._sink.topic), 15
+                )
             except (ConnectorError, TimeoutError) as exc:
                 msg = (
                     f"topic {self._sink.topic!r} is not available at "
@@ -255,11 +257,7 @@ class KafkaSinkWriter(Generic[T]):
     ) -> ProducerBatch:
         """Send the full batch; return a new one holding the record that did not fit."""
         await self._send(full, topic, partition)
-        batch = self._producer.create_batch()
-        if not batch.append(*record):
-            msg = f"a record of {len(record[1])} bytes does not fit a Kafka batch for {topic!r}"
-            raise ConnectorError(msg)
-        return batch
+        return self._producer.create_batch_with(topic, *record)
 
     def _partition(self, topic: str, key: bytes | None, partitions: list[int]) -> int:
         if self._sink.partitioner is not None:

@@ -35,6 +35,7 @@ from streamrt.connectors.kafka._aiokafka import Admin, Consumer, Message, Produc
 from streamrt.connectors.kafka.serde import pickle_deserializer, pickle_serializer
 from streamrt.errors import ConfigError, ConnectorError
 from streamrt.runtime.channel import LocalChannel
+from streamrt.runtime.checkpoint_subsumption import pop_subsuming
 from streamrt.runtime.elements import (
     CheckpointBarrier,
     ControlElement,
@@ -402,9 +403,7 @@ class KafkaEdgePump:
         Same process: per producer, its offset in the partition. Remote: the offset this
         process's barrier stands for.
         """
-        at = self._barriers.pop(checkpoint_id, {})
-        for older in [c for c in self._barriers if c < checkpoint_id]:
-            del self._barriers[older]
+        at = pop_subsuming(self._barriers, checkpoint_id) or {}
         state: dict[str, Any] = {"topic": self._spec.topic, "partition": self._context.subtask}
         if self.remote:
             state["offset"] = self._injected.get(checkpoint_id)
@@ -417,9 +416,7 @@ class KafkaEdgePump:
 
         Same process: nothing to commit, a run always starts at the end of the partition.
         """
-        offset = self._injected.pop(checkpoint_id, None)
-        for older in [c for c in self._injected if c < checkpoint_id]:
-            del self._injected[older]
+        offset = pop_subsuming(self._injected, checkpoint_id)
         if self.remote and offset is not None:
             await self._commit(offset)
 

@@ -22,6 +22,7 @@ from typing import Any, Generic, Literal, TypeVar
 from streamrt.connectors.kafka._aiokafka import Consumer, Message, Partition, Producer
 from streamrt.connectors.kafka.serde import bytes_deserializer
 from streamrt.errors import ConfigError, ConnectorError
+from streamrt.runtime.checkpoint_subsumption import pop_subsuming
 from streamrt.runtime.copying import copy_value, register_copier
 from streamrt.runtime.source_reader import SourceBatch, SourceReaderContext
 from streamrt.runtime.statistics import ConnectorMetric
@@ -450,8 +451,7 @@ class KafkaSourceReader(Generic[T]):
         policy = self._source.on_error
         if policy == "fail":
             msg = f"cannot deserialize the record at {where}: {type(exc).__name__}: {exc}"
-            error = ConnectorError(msg)
-            raise error from exc
+            raise ConnectorError(msg) from exc
         if policy == "skip":
             self.skipped += 1
             if self.skipped <= 10 or self.skipped % 1000 == 0:
@@ -494,9 +494,7 @@ class KafkaSourceReader(Generic[T]):
 
     async def notify_checkpoint_complete(self, checkpoint_id: int) -> None:
         """Commit the checkpoint's offsets to the group (for monitoring and restarts)."""
-        offsets = self._pending_commits.pop(checkpoint_id, None)
-        for older in [c for c in self._pending_commits if c < checkpoint_id]:
-            del self._pending_commits[older]
+        offsets = pop_subsuming(self._pending_commits, checkpoint_id)
         if offsets is not None:
             await self._commit(offsets)
 

@@ -39,7 +39,7 @@ def render_plan(graph: JobGraph, fmt: str = "text") -> str:
 
 
 def _render_text(graph: JobGraph) -> str:
-    index = {v.vertex_id: i + 1 for i, v in enumerate(graph.vertices)}
+    index = graph.task_numbers()
     subtasks = sum(v.parallelism for v in graph.vertices)
     segments = graph.segments()
     count = len(set(segments.values()))
@@ -78,7 +78,7 @@ def _mermaid_text(text: str) -> str:
 
 
 def _render_mermaid(graph: JobGraph) -> str:
-    index = {v.vertex_id: i + 1 for i, v in enumerate(graph.vertices)}
+    index = graph.task_numbers()
     lines = ["flowchart LR"]
     for vertex in graph.vertices:
         number = index[vertex.vertex_id]

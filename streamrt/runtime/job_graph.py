@@ -142,9 +142,13 @@ class JobGraph:
     edges: list[JobEdge]
     stream_graph: StreamGraph
 
+    def task_numbers(self) -> dict[int, int]:
+        """The number plans show for each vertex ("Task 1", ...), by vertex id."""
+        return {v.vertex_id: i + 1 for i, v in enumerate(self.vertices)}
+
     def describe(self) -> dict[str, Any]:
         """The graph as plain data: tasks with their operators, and the edges between them."""
-        index = {v.vertex_id: i + 1 for i, v in enumerate(self.vertices)}
+        index = self.task_numbers()
         return {
             "job": self.name,
             "tasks": [

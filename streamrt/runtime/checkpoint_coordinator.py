@@ -1,7 +1,8 @@
 """Triggers checkpoints, collects acknowledgements, and announces completion.
 
 Port of the core of Flink's ``CheckpointCoordinator`` for one process: every
-``interval_ms`` it asks every running source task to inject barrier ``n``; a checkpoint is
+``interval_ms`` it asks every running checkpoint entry (a source task, or a task fed by an
+edge from another process) to inject barrier ``n``; a checkpoint is
 complete when every task that was running at trigger time has acknowledged it (a task that
 finishes first counts as acknowledged, Flink's FLIP-147); then every task is told, and sources
 commit their offsets. At most one checkpoint is in flight (Flink's default); one that takes
@@ -19,8 +20,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from streamrt.errors import CheckpointError
-from streamrt.runtime.input_task import InputTask
-from streamrt.runtime.source_task import SourceTask
 from streamrt.runtime.statistics import CheckpointStatistics
 from streamrt.runtime.task import StreamTask, TaskStatus
 
@@ -133,14 +132,8 @@ class CheckpointCoordinator:
         """Start a checkpoint now; ``None`` if one is still in flight or no source runs."""
         if self._pending is not None:
             return None
-        # where barriers enter: sources, and tasks fed by an edge from another process
-        sources = [
-            t
-            for t in self._tasks
-            if t.status is TaskStatus.RUNNING
-            and (isinstance(t, SourceTask) or (isinstance(t, InputTask) and t.remote_pumps))
-        ]
-        if not sources:
+        entries = [t for t in self._tasks if t.checkpoint_entry and t.status is TaskStatus.RUNNING]
+        if not entries:
             return None
         running = {t for t in self._tasks if t.status in (TaskStatus.CREATED, TaskStatus.RUNNING)}
         checkpoint_id = self._next_id
@@ -150,7 +143,7 @@ class CheckpointCoordinator:
         for task in self._tasks:
             if task.status is TaskStatus.FINISHED and task.final_state is not None:
                 self._pending.states[(task.vertex.vertex_id, task.subtask_index)] = task.final_state
-        for task in sources:
+        for task in entries:
             task.trigger_checkpoint(checkpoint_id, now_ms)
         return checkpoint_id
 

@@ -89,6 +89,7 @@ class InputTask(StreamTask):
         self.pumps = list(pumps)
         #: pumps whose producers run in another process: this task is a checkpoint entry
         self.remote_pumps = [p for p in self.pumps if p.remote]
+        self.checkpoint_entry = bool(self.remote_pumps)
         self._pumps_started: list[ExternalChannelPump] = []
         self.gate = InputGate(channels, self.wake)
         self.valve = StatusWatermarkValve(len(channels))

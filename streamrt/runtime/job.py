@@ -373,13 +373,10 @@ class Job:
         # sources commit their final offsets only now, when every sink has flushed
         # (at-least-once); all commit before any disconnects, because a reader leaving its
         # consumer group makes the group rebalance and refuse the others' commits meanwhile
-        sources = [t for t in self.tasks if isinstance(t, SourceTask)]
-        inputs = [t for t in self.tasks if isinstance(t, InputTask)]
         errors: list[Exception] = []
 
         async def each(
-            tasks: list[SourceTask | InputTask],
-            call: Callable[[SourceTask | InputTask], Awaitable[None]],
+            tasks: list[StreamTask], call: Callable[[StreamTask], Awaitable[None]]
         ) -> None:
             for task in tasks:  # every task gets its call; the first error is raised later
                 try:
@@ -388,12 +385,9 @@ class Job:
                     errors.append(exc)
 
         if job_finished:
-            ending: list[SourceTask | InputTask] = [
-                *sources,
-                *(t for t in inputs if t.remote_pumps),
-            ]
-            await each(ending, lambda t: t.commit_final_positions())
-        await each([*sources, *inputs], lambda t: t.close_reader())
+            entries = [t for t in self.tasks if t.checkpoint_entry]
+            await each(entries, lambda t: t.commit_final_positions())
+        await each(self.tasks, lambda t: t.close_reader())
         if errors and job_finished:
             raise errors[0]
 

@@ -52,6 +52,8 @@ class _FetchFailed:
 class SourceTask(StreamTask):
     """Runs a chain headed by a source node."""
 
+    checkpoint_entry = True
+
     def __init__(
         self,
         vertex: JobVertex,

@@ -87,6 +87,10 @@ class StreamTask:
         restored: this task's state from a checkpoint, or ``None``.
     """
 
+    #: checkpoints enter the job here (Flink's trigger tasks): sources, and tasks fed by an
+    #: edge whose producers run in another process
+    checkpoint_entry = False
+
     def __init__(
         self,
         vertex: JobVertex,
@@ -217,6 +221,16 @@ class StreamTask:
 
     async def release(self) -> None:
         """Release what the subclass holds (readers, gates); runs once, also on failure."""
+
+    async def commit_final_positions(self) -> None:
+        """The job finished cleanly: commit what this task read (checkpoint entries)."""
+
+    async def close_reader(self) -> None:
+        """Close what reads from outside, kept open past the task for the final commit."""
+
+    def trigger_checkpoint(self, checkpoint_id: int, timestamp_ms: int) -> None:
+        """Checkpoint entries: let barrier ``checkpoint_id`` enter the stream here."""
+        raise NotImplementedError
 
     async def end_of_input(self) -> None:
         """Finish the operators (head first), then send end of input downstream."""

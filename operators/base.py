@@ -18,7 +18,7 @@ from streamrt.runtime.elements import (
     Watermark,
     WatermarkStatus,
 )
-from streamrt.runtime.failed_records import FAILED_RECORDS, FailedRecord
+from streamrt.runtime.failed_records import FAILED_RECORDS, FailedRecord, worth_logging
 from streamrt.runtime.metric_groups import OperatorMetrics
 from streamrt.runtime.operator import OperatorContext
 from streamrt.runtime.outputs.output import Output
@@ -150,7 +150,7 @@ class AbstractUdfStreamOperator(AbstractStreamOperator[IN, OUT], Generic[IN, OUT
             raise exc
         errors = self.metrics.errors
         errors.count += 1
-        if errors.count <= 10 or errors.count % 1000 == 0:
+        if worth_logging(errors.count):
             logger.warning(
                 "operator %r (subtask %d) %s record #%d: %s: %s",
                 context.name,

@@ -15,7 +15,7 @@ from typing import Any, Final, Literal
 from streamrt.errors import ConfigError
 from streamrt.runtime.output_tag import OutputTag
 
-__all__ = ["FAILED_RECORDS", "ErrorPolicy", "FailedRecord", "check_error_policy"]
+__all__ = ["FAILED_RECORDS", "ErrorPolicy", "FailedRecord", "check_error_policy", "worth_logging"]
 
 ErrorPolicy = Literal["fail", "skip", "side_output"]
 _POLICIES: Final = ("fail", "skip", "side_output")
@@ -50,3 +50,11 @@ def check_error_policy(policy: object, operator: str) -> ErrorPolicy:
         msg = f"on_error must be 'fail', 'skip' or 'side_output'; got {policy!r} for {operator!r}"
         raise ConfigError(msg)
     return policy
+
+
+def worth_logging(failures: int) -> bool:
+    """Whether to log the ``failures``-th failed record: the first ten, then every 1000th.
+
+    A stream of bad records must not flood the log; the counters have the exact numbers.
+    """
+    return failures <= 10 or failures % 1000 == 0

@@ -24,6 +24,7 @@ from streamrt.connectors.kafka.serde import bytes_deserializer
 from streamrt.errors import ConfigError, ConnectorError
 from streamrt.runtime.checkpoint_subsumption import pop_subsuming
 from streamrt.runtime.copying import copy_value, register_copier
+from streamrt.runtime.failed_records import worth_logging
 from streamrt.runtime.source_reader import SourceBatch, SourceReaderContext
 from streamrt.runtime.statistics import ConnectorMetric
 
@@ -454,7 +455,7 @@ class KafkaSourceReader(Generic[T]):
             raise ConnectorError(msg) from exc
         if policy == "skip":
             self.skipped += 1
-            if self.skipped <= 10 or self.skipped % 1000 == 0:
+            if worth_logging(self.skipped):
                 logger.warning(
                     "skipped undeserializable record #%d at %s: %s", self.skipped, where, exc
                 )

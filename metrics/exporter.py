@@ -21,6 +21,7 @@ import json
 import logging
 import time
 from collections.abc import Callable
+from http import HTTPStatus
 from typing import Any, Self
 
 from prometheus_client import CollectorRegistry, PlatformCollector, ProcessCollector
@@ -37,13 +38,6 @@ logger = logging.getLogger(__name__)
 
 DEFAULT_METRICS_PORT = 9249
 _MAX_REQUEST = 16 * 1024
-_REASONS = {
-    200: "OK",
-    400: "Bad Request",
-    404: "Not Found",
-    405: "Method Not Allowed",
-    503: "Service Unavailable",
-}
 
 
 class MetricsServer:
@@ -126,7 +120,7 @@ class MetricsServer:
         try:
             status, content_type, body = await self._respond(reader)
             head = (
-                f"HTTP/1.1 {status} {_REASONS.get(status, 'Error')}\r\n"
+                f"HTTP/1.1 {status} {HTTPStatus(status).phrase}\r\n"
                 f"Content-Type: {content_type}\r\nContent-Length: {len(body)}\r\n"
                 "Connection: close\r\n\r\n"
             ).encode("latin-1")

@@ -155,7 +155,6 @@ class Consumer(_Client):
         client_id: str,
         settings: Mapping[str, Any],
     ) -> None:
-        self.group_id = group_id
         config: dict[str, Any] = {
             "enable_auto_commit": False,
             "auto_offset_reset": "earliest",
@@ -173,25 +172,25 @@ class Consumer(_Client):
             ),
         )
 
-    async def partitions_of(self, topic: str) -> list[int]:
-        """The partitions of ``topic`` (sorted); empty if the topic does not exist."""
+    async def _topics(self) -> set[str]:
+        """Every topic's name (and fresh metadata for all of them)."""
         try:
-            await self._client.topics()  # refreshes metadata
+            topics: set[str] = await self._client.topics()
         except KafkaError as exc:
             msg = f"listing topics at {self.bootstrap_servers}"
             raise connector_error(msg, exc) from exc
+        return topics
+
+    async def partitions_of(self, topic: str) -> list[int]:
+        """The partitions of ``topic`` (sorted); empty if the topic does not exist."""
+        await self._topics()  # refreshes metadata
         found = self._client.partitions_for_topic(topic)
         return sorted(found) if found else []
 
     async def topics_matching(self, pattern: str) -> list[str]:
         """Every topic whose name matches ``pattern`` (a regular expression, fully)."""
-        try:
-            topics = await self._client.topics()
-        except KafkaError as exc:
-            msg = f"listing topics at {self.bootstrap_servers}"
-            raise connector_error(msg, exc) from exc
         regex = re.compile(pattern)
-        return sorted(t for t in topics if regex.fullmatch(t))
+        return sorted(t for t in await self._topics() if regex.fullmatch(t))
 
     def assign(self, partitions: Iterable[Partition]) -> None:
         """Read exactly these partitions (no group rebalancing)."""
@@ -218,10 +217,6 @@ class Consumer(_Client):
             self._client.subscribe(pattern=pattern, listener=Listener())
         else:
             self._client.subscribe(topics=list(topics or ()), listener=Listener())
-
-    def assignment(self) -> list[Partition]:
-        """The partitions currently assigned."""
-        return sorted((tp.topic, tp.partition) for tp in self._client.assignment())
 
     async def getmany(
         self, timeout_ms: int, max_records: int | None
@@ -427,10 +422,6 @@ class Producer(_Client):
             msg = f"sending to topic {topic!r}"
             raise connector_error(msg, exc) from exc
         return future
-
-    async def flush(self) -> None:
-        """Wait until everything queued has been sent."""
-        await self._client.flush()
 
 
 class Admin(_Client):

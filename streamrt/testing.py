@@ -23,6 +23,7 @@ from streamrt.runtime.elements import (
     Watermark,
     WatermarkStatus,
 )
+from streamrt.runtime.failed_records import ErrorPolicy
 from streamrt.runtime.metric_groups import OperatorMetrics
 from streamrt.runtime.operator import OperatorContext, StreamOperator
 from streamrt.runtime.output_tag import OutputTag
@@ -244,7 +245,7 @@ class OperatorHarness(Generic[T]):
         subtask_index: int = 0,
         parallelism: int = 1,
         name: str = "operator under test",
-        error_policy: str = "fail",
+        error_policy: ErrorPolicy = "fail",
     ) -> None:
         self.operator = operator
         self.processing_time = ManualProcessingTimeService()

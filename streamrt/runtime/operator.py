@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol, TypeVar, runtime_checkable
 
 from streamrt.errors import OperatorError
+from streamrt.runtime.failed_records import ErrorPolicy
 
 if TYPE_CHECKING:
     from streamrt.runtime.elements import LatencyMarker, StreamRecord, Watermark, WatermarkStatus
@@ -80,7 +81,7 @@ class OperatorContext:
     metrics: OperatorMetrics
     processing_time: ProcessingTimeService
     key_selector: Callable[[Any], Any] | None = None
-    error_policy: str = "fail"
+    error_policy: ErrorPolicy = "fail"
 
 
 def operator_failure(context: OperatorContext, exc: Exception, where: str = "") -> OperatorError:

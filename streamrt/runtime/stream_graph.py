@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from enum import Enum
 from typing import Any
 
+from streamrt.runtime.failed_records import ErrorPolicy
 from streamrt.runtime.operator import StreamOperator
 from streamrt.runtime.output_tag import OutputTag
 from streamrt.runtime.partitioners import StreamPartitioner
@@ -67,7 +68,7 @@ class StreamNode:
     source: Any = None
     watermark_strategy: Any = None
     uid: str | None = None
-    error_policy: str = "fail"
+    error_policy: ErrorPolicy = "fail"
     in_edges: list[StreamEdge] = field(default_factory=list)
     out_edges: list[StreamEdge] = field(default_factory=list)
 

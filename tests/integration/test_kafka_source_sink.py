@@ -264,6 +264,10 @@ def test_contradictory_settings_are_named() -> None:
         KafkaSource(bootstrap_servers="x:1", topics=["t"], starting_offsets="beginning")  # type: ignore[arg-type]
     with pytest.raises(ConfigError, match="delivery='exactly-once'"):
         KafkaSink(bootstrap_servers="x:1", topic="t", delivery="exactly-once")  # type: ignore[arg-type]
+    with pytest.raises(ConfigError, match="max_batch_records must be >= 1; got 0"):
+        KafkaSource(bootstrap_servers="x:1", topics=["t"], max_batch_records=0)
+    with pytest.raises(ConfigError, match="fetch_timeout_ms must be >= 0; got -1"):
+        KafkaSource(bootstrap_servers="x:1", topics=["t"], fetch_timeout_ms=-1)
 
 
 async def test_an_unreachable_broker_fails_fast_with_a_clear_error() -> None:

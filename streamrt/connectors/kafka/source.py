@@ -177,8 +177,11 @@ class KafkaSource(Generic[T]):
         if on_error == "dead_letter" and not dead_letter_topic:
             msg = "on_error='dead_letter' needs dead_letter_topic="
             raise ConfigError(msg)
-        if max_batch_records < 1 or fetch_timeout_ms < 0:
-            msg = "max_batch_records must be >= 1 and fetch_timeout_ms >= 0"
+        if max_batch_records < 1:
+            msg = f"max_batch_records must be >= 1; got {max_batch_records}"
+            raise ConfigError(msg)
+        if fetch_timeout_ms < 0:
+            msg = f"fetch_timeout_ms must be >= 0; got {fetch_timeout_ms}"
             raise ConfigError(msg)
         self.bootstrap_servers = bootstrap_servers
         self.topics = list(topics) if topics is not None else None

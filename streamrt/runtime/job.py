@@ -540,6 +540,20 @@ class Job:
         end = self._end_ns or time.perf_counter_ns()
         return (end - self._start_ns) / 1e9
 
+    def readiness(self) -> tuple[bool, str]:
+        """Whether the job serves traffic (``/readyz``), and the reason when it does not."""
+        if self.status is not JobStatus.RUNNING:
+            reason = f"job is {self.status.value}"
+            if self.failure is not None:
+                reason += f": {self.failure}"
+            return False, reason
+        for task in self.tasks:
+            if task.status in (TaskStatus.FAILED, TaskStatus.CANCELED):
+                return False, f"task {task!r} is {task.status.value}"
+        if not self.tasks or not all(t.ready for t in self.tasks):
+            return False, "sources are still connecting"
+        return True, "running"
+
     @property
     def running_tasks(self) -> int:
         """How many tasks are running."""

@@ -89,6 +89,11 @@ class SourceTask(StreamTask):
         self._reuse: StreamRecord[Any] = StreamRecord(None)
         self._records_read = context.metrics.records_in
 
+    @property
+    def ready(self) -> bool:
+        """Whether the reader has connected (or the task is already done)."""
+        return self.reader_started or self.status is TaskStatus.FINISHED
+
     def request_stop(self, *, drain: bool) -> None:
         """Stop reading (graceful stop); with ``drain`` the final MAX watermark is sent."""
 

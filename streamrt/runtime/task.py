@@ -128,6 +128,11 @@ class StreamTask:
         self.last_checkpoint_id = 0
         self.final_state: dict[str, Any] | None = None
 
+    @property
+    def ready(self) -> bool:
+        """Whether the task has connected to what it reads (sources override)."""
+        return True
+
     def _new_edge_counter(self, edge: JobEdge) -> Counter:
         counter = self.edge_counters[edge.edge_id] = Counter()
         return counter

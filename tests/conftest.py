@@ -8,7 +8,8 @@ from typing import Any, TypeVar
 
 import pytest
 
-from streamrt import StreamExecutionEnvironment
+from streamrt import JobCancelledError, StreamExecutionEnvironment
+from streamrt.runtime.job import Job, JobStatus
 
 T = TypeVar("T")
 
@@ -39,3 +40,29 @@ async def wait_until(
 async def bounded(awaitable: Awaitable[T], timeout: float = 30.0) -> T:
     """Await with a bound, so a hang fails the test instead of the suite."""
     return await asyncio.wait_for(awaitable, timeout)
+
+
+async def cancel_and_expect_cancelled(
+    *runs: tuple[Job, asyncio.Task[Any]], timeout: float = 30.0
+) -> None:
+    """Cancel each job and check that it ended cancelled: not crashed, not finished.
+
+    ``job.run()`` raises ``JobCancelledError`` when ``job.cancel()`` stopped it; any other
+    outcome (an ``OperatorError`` from a crash, a result from a job that had already finished)
+    fails the test, naming the job and what it ended with.
+    """
+    for job, _ in runs:
+        job.cancel()
+    outcomes = await bounded(
+        asyncio.gather(*(running for _, running in runs), return_exceptions=True), timeout
+    )
+    for (job, _), outcome in zip(runs, outcomes, strict=True):
+        if isinstance(outcome, BaseException) and not isinstance(outcome, JobCancelledError):
+            raise AssertionError(
+                f"job {job.name!r} ended with {outcome!r} instead of being cancelled"
+            ) from outcome
+        assert isinstance(outcome, JobCancelledError), (
+            f"job {job.name!r} finished instead of being cancelled: {outcome!r}"
+        )
+        assert str(outcome) == f"job {job.name!r} was cancelled"
+        assert job.status is JobStatus.CANCELED, (job.name, job.status, job.failure)

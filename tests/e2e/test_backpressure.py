@@ -8,7 +8,7 @@ from typing import Any
 
 from streamrt import DataGeneratorSource, StreamExecutionEnvironment
 from streamrt.runtime.sink_writer import SinkWriterBase, SinkWriterContext
-from tests.conftest import bounded
+from tests.conftest import bounded, cancel_and_expect_cancelled
 
 
 class SlowSink(SinkWriterBase):
@@ -59,8 +59,7 @@ async def test_slow_sink_bounds_queues_and_in_flight_records(
         await bounded(sink.reached.wait(), 60)
         stats = job.statistics()
     finally:
-        job.cancel()
-        await asyncio.gather(running, return_exceptions=True)
+        await cancel_and_expect_cancelled((job, running))
 
     # each channel: its capacity plus what one input batch may overshoot (Flink's overdraft)
     for channel in stats.channels:
@@ -72,5 +71,5 @@ async def test_slow_sink_bounds_queues_and_in_flight_records(
     channels = len(stats.channels)
     assert read - written <= channels * (4 + 9) * 128 + 2 * 3 * 1024
     source_tasks = [t for t in stats.tasks if t.task.startswith("Source: fast")]
+    # how long the sources waited is timing; that each of them waited at all is the point
     assert all(t.backpressured_seconds > 0 for t in source_tasks)
-    assert job.status.value == "canceled"

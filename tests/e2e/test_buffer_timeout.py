@@ -7,6 +7,7 @@ from typing import Any
 
 from streamrt import DataGeneratorSource, StreamExecutionEnvironment
 from streamrt.testing import CollectSink
+from tests.conftest import cancel_and_expect_cancelled
 
 
 def data_buffers(result_stats: Any) -> int:
@@ -47,6 +48,5 @@ async def test_the_timeout_flushes_a_partial_buffer_of_a_running_job() -> None:
         # far fewer records than a buffer holds, and no end of input: only the timer sends them
         await sink.wait_for(3, timeout=10)
     finally:
-        job.cancel()
-        await asyncio.gather(running, return_exceptions=True)
+        await cancel_and_expect_cancelled((job, running))
     assert sink.values[:3] == [0, 1, 2]

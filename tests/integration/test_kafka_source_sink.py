@@ -28,7 +28,7 @@ from streamrt.connectors.kafka import (
 from streamrt.connectors.kafka._aiokafka import default_partition
 from streamrt.runtime.job import Job
 from streamrt.testing import CollectSink
-from tests.conftest import bounded, wait_until
+from tests.conftest import bounded, cancel_and_expect_cancelled, wait_until
 from tests.integration.conftest import Kafka
 
 pytestmark = pytest.mark.kafka
@@ -194,6 +194,8 @@ async def test_group_mode_splits_partitions_and_reads_everything_once(kafka: Kaf
         await bounded(running[1])
     values = [v for s in sinks for v in s.values]
     assert sorted(values) == list(range(2_000))  # every record, exactly once
+    # which partitions each member owned is the group coordinator's choice, and the member
+    # left running reads what the other left behind: only "both got some" is knowable
     assert all(len(s.values) > 0 for s in sinks)
     committed = await kafka.committed(topic, group)
     assert sum(o or 0 for o in committed.values()) == 2_000  # committed on the clean stop
@@ -411,10 +413,12 @@ async def test_kill_and_restart_loses_nothing(kafka: Kafka) -> None:
         timeout=30,
         what="a few completed checkpoints",
     )
-    job.cancel()  # no clean stop: nothing is committed beyond the last checkpoint
-    await asyncio.gather(running, return_exceptions=True)
+    # no clean stop: nothing is committed beyond the last checkpoint
+    await cancel_and_expect_cancelled((job, running))
     committed = sum(o or 0 for o in (await kafka.committed(source_topic, group)).values())
     written_before = sum((await kafka.end_offsets(target_topic)).values())
+    # where the cancel caught the job is timing: some checkpoint committed, and the sink had
+    # written at least what that checkpoint covers
     assert 0 < committed <= written_before
 
     env = StreamExecutionEnvironment(parallelism=2)
@@ -501,9 +505,7 @@ async def test_a_quiet_partition_holds_event_time_back_until_idle(kafka: Kafka) 
         assert stuck.records_in == 5
         assert stuck.current_output_watermark == -(2**63)  # held back by quiet partition 1
     finally:
-        for job in jobs:
-            job.cancel()
-        await asyncio.gather(*running, return_exceptions=True)
+        await cancel_and_expect_cancelled(*zip(jobs, running, strict=True))
 
 
 @pytest.mark.parametrize("keyed", [False, True])

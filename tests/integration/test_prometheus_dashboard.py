@@ -20,6 +20,7 @@ from metrics import MetricsServer
 from streamrt import DataGeneratorSource, StreamExecutionEnvironment, WatermarkStrategy
 from streamrt.connectors.kafka import KafkaSink, KafkaSource, json_deserializer, json_serializer
 from streamrt.runtime.job import Job
+from tests.conftest import cancel_and_expect_cancelled
 from tests.e2e.test_metrics_endpoints import get
 from tests.integration.conftest import Kafka
 
@@ -179,14 +180,17 @@ async def scraped_job(kafka: Kafka, tmp_path: Path) -> AsyncIterator[tuple[Job, 
         yield job, prometheus
     finally:
         prometheus.stop()
-        job.cancel()
-        await asyncio.gather(running, return_exceptions=True)
-        await server.stop()
+        try:
+            await cancel_and_expect_cancelled((job, running))
+        finally:
+            await server.stop()
 
 
 async def test_every_dashboard_query_returns_data(scraped_job: tuple[Job, Prometheus]) -> None:
     job, prometheus = scraped_job
     queries = list(dashboard_queries())
+    # the dashboard is the product under test and grows with it; the loop below runs every
+    # query whatever their number, this only catches a parse that found (almost) none
     assert len(queries) >= 10, "the dashboard lost its panels"
     # enough scrapes for rate() over 1m and for checkpoints and watermarks to appear
     deadline = time.monotonic() + 60

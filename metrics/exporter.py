@@ -1,43 +1,54 @@
 """The HTTP endpoints of a worker: ``/metrics``, ``/healthz``, ``/readyz``, ``/job``.
 
-One small asyncio HTTP/1.1 server per worker, in the job's own event loop (default
-``0.0.0.0:9249``, Flink's Prometheus port). Serving from the job's loop is deliberate: if the
-loop is blocked, ``/healthz`` cannot answer and a liveness probe fails, which is the truth.
+Served by aiohttp (``web.Application`` behind an ``AppRunner`` and a ``TCPSite``) in the job's
+own event loop (default ``0.0.0.0:9249``, Flink's Prometheus port). aiohttp is the maintained
+asyncio HTTP server, and the control endpoints to come (POST with a bearer token) need a real
+HTTP stack. Serving from the job's loop is deliberate: if the loop is blocked, ``/healthz``
+cannot answer and a liveness probe fails, which is the truth.
 
-* ``/metrics``: Prometheus text format: the job's statistics (``StreamrtCollector``, read at
-  scrape time) plus ``prometheus_client``'s process and platform collectors.
+* ``/metrics``: the job's statistics (``StreamrtCollector``, read at scrape time) plus
+  ``prometheus_client``'s process and platform collectors. The format is negotiated as
+  ``prometheus_client``'s own handlers do: Prometheus text by default, OpenMetrics when the
+  ``Accept`` header asks for ``application/openmetrics-text``; gzipped when the
+  ``Accept-Encoding`` header allows gzip.
 * ``/healthz``: 200 while the process serves and its job has not failed (JSON with the job
   status and the event loop's lag); 503 once the job failed, so a supervisor restarts it.
-* ``/readyz``: 200 while the job runs, every source has connected, and it is not failing;
-  503 otherwise, with the reason.
+* ``/readyz``: 200 while the job is ready (``Job.readiness()``: running, every source
+  connected, no task failing); 503 otherwise, with the reason.
 * ``/job``: the job graph (tasks, chains, parallelism, edges) with live counts, as JSON.
+
+GET and HEAD are allowed; other methods get 405, unknown paths 404.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
+import dataclasses
+import gzip
 import logging
 import time
-from collections.abc import Callable
-from http import HTTPStatus
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Any, Self
 
+from aiohttp import web
 from prometheus_client import CollectorRegistry, PlatformCollector, ProcessCollector
-from prometheus_client.exposition import CONTENT_TYPE_LATEST, generate_latest
+from prometheus_client.exposition import choose_encoder, gzip_accepted
 
 from metrics.collector import StreamrtCollector
 from streamrt.runtime.job import Job, JobStatus
-from streamrt.runtime.source_task import SourceTask
-from streamrt.runtime.task import TaskStatus
+from streamrt.runtime.statistics import CheckpointStatistics, OperatorStatistics, TaskStatistics
 
 __all__ = ["DEFAULT_METRICS_PORT", "MetricsServer"]
 
 logger = logging.getLogger(__name__)
 
 DEFAULT_METRICS_PORT = 9249
-_MAX_REQUEST = 16 * 1024
+
+_Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+# /job keys that differ from the statistics dataclasses' field names
+_OPERATOR_KEYS = {"operator_id": "id"}
 
 
 class MetricsServer:
@@ -45,7 +56,8 @@ class MetricsServer:
 
     Args:
         job: the job to expose (settable later through ``job``).
-        host / port: where to listen; port 0 picks a free one (see ``port`` after ``start``).
+        host: the address to listen on; ``0.0.0.0`` (or ``""``) for every interface.
+        port: the port to listen on; 0 picks a free one (see ``port`` after ``start``).
         loop_lag_interval: how often the event loop's responsiveness is measured, seconds.
     """
 
@@ -64,11 +76,11 @@ class MetricsServer:
         self.registry.register(StreamrtCollector(lambda: [self.job] if self.job else []))
         ProcessCollector(registry=self.registry)
         PlatformCollector(registry=self.registry)
-        self._server: asyncio.Server | None = None
+        self._runner: web.AppRunner | None = None
         self._heartbeat: asyncio.Task[None] | None = None
         self._interval = loop_lag_interval
         self.loop_lag_seconds = 0.0
-        self._routes: dict[str, Callable[[], tuple[int, str, bytes]]] = {
+        self._routes: dict[str, _Handler] = {
             "/metrics": self._metrics,
             "/healthz": self._healthz,
             "/readyz": self._readyz,
@@ -76,9 +88,28 @@ class MetricsServer:
         }
 
     async def start(self) -> Self:
-        """Listen; returns ``self`` (``port`` is then the bound port)."""
-        self._server = await asyncio.start_server(self._handle, self.host, self.port)
-        self.port = self._server.sockets[0].getsockname()[1]
+        """Listen; returns ``self`` (``port`` is then the bound port).
+
+        Raises:
+            RuntimeError: the server is already started.
+            OSError: the address cannot be bound.
+        """
+        if self._runner is not None:
+            msg = f"metrics server already listening on port {self.port}"
+            raise RuntimeError(msg)
+        app = web.Application(middlewares=[self._answer_errors])
+        for path, handler in self._routes.items():
+            app.router.add_get(path, handler)  # HEAD too
+            app.router.add_get(path + "/", handler)
+        runner = web.AppRunner(app, access_log=None)
+        await runner.setup()
+        try:
+            await web.TCPSite(runner, self.host or None, self.port).start()
+        except BaseException:
+            await runner.cleanup()
+            raise
+        self._runner = runner
+        self.port = int(runner.addresses[0][1])
         # owned helper: cancelled and awaited in stop()
         self._heartbeat = asyncio.get_running_loop().create_task(self._measure_loop_lag())
         logger.info("metrics at http://%s:%d/metrics", self.host, self.port)
@@ -91,10 +122,9 @@ class MetricsServer:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._heartbeat
             self._heartbeat = None
-        if self._server is not None:
-            self._server.close()
-            await self._server.wait_closed()
-            self._server = None
+        if self._runner is not None:
+            runner, self._runner = self._runner, None
+            await runner.cleanup()
 
     async def __aenter__(self) -> Self:
         return await self.start()
@@ -116,138 +146,83 @@ class MetricsServer:
             self.loop_lag_seconds = max(0.0, loop.time() - expected)
 
     # -- HTTP ------------------------------------------------------------------------------------
-    async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    @web.middleware
+    async def _answer_errors(self, request: web.Request, handler: _Handler) -> web.StreamResponse:
+        """Turn the router's 404 and 405 into short texts that name what is served."""
         try:
-            status, content_type, body = await self._respond(reader)
-            head = (
-                f"HTTP/1.1 {status} {HTTPStatus(status).phrase}\r\n"
-                f"Content-Type: {content_type}\r\nContent-Length: {len(body)}\r\n"
-                "Connection: close\r\n\r\n"
-            ).encode("latin-1")
-            writer.write(head + body)
-            await writer.drain()
-        except (ConnectionError, TimeoutError, asyncio.IncompleteReadError):
-            pass  # the client went away or stalled; nothing to answer
-        finally:
-            writer.close()
-            with contextlib.suppress(ConnectionError):
-                await writer.wait_closed()
-
-    async def _respond(self, reader: asyncio.StreamReader) -> tuple[int, str, bytes]:
-        try:
-            raw = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), 10)
-        except asyncio.LimitOverrunError:
-            return _text(400, "request headers too large")
-        if len(raw) > _MAX_REQUEST:
-            return _text(400, "request headers too large")
-        request_line = raw.split(b"\r\n", 1)[0].decode("latin-1")
-        parts = request_line.split()
-        if len(parts) != 3 or not parts[2].startswith("HTTP/"):
-            return _text(400, f"malformed request line {request_line!r}")
-        method, target = parts[0], parts[1].split("?", 1)[0]
-        if method not in ("GET", "HEAD"):
-            return _text(405, f"method {method} not allowed; use GET")
-        route = self._routes.get(target.rstrip("/") or "/")
-        if route is None:
-            return _text(404, f"no endpoint {target}; try {', '.join(self._routes)}")
-        status, content_type, body = route()
-        return status, content_type, b"" if method == "HEAD" else body
+            return await handler(request)
+        except web.HTTPMethodNotAllowed as error:
+            return web.Response(
+                status=405,
+                text=f"method {request.method} not allowed; use GET or HEAD\n",
+                headers={"Allow": ",".join(sorted(error.allowed_methods))},
+            )
+        except web.HTTPNotFound:
+            endpoints = ", ".join(self._routes)
+            return web.Response(status=404, text=f"no endpoint {request.path}; try {endpoints}\n")
 
     # -- endpoints -------------------------------------------------------------------------------
-    def _metrics(self) -> tuple[int, str, bytes]:
-        return 200, CONTENT_TYPE_LATEST, generate_latest(self.registry)
+    async def _metrics(self, request: web.Request) -> web.StreamResponse:
+        encoder, content_type = choose_encoder(request.headers.get("Accept", ""))
+        body = encoder(self.registry)
+        headers = {"Content-Type": content_type}
+        if gzip_accepted(request.headers.get("Accept-Encoding", "")):
+            body = gzip.compress(body)
+            headers["Content-Encoding"] = "gzip"
+        return web.Response(body=body, headers=headers)
 
-    def _healthz(self) -> tuple[int, str, bytes]:
+    async def _healthz(self, request: web.Request) -> web.StreamResponse:
         job = self.job
-        status = job.status.value if job is not None else "none"
         body: dict[str, Any] = {
-            "status": status,
+            "status": job.status.value if job is not None else "none",
             "loop_lag_seconds": round(self.loop_lag_seconds, 4),
         }
         if job is not None and job.status is JobStatus.FAILED:
             body["error"] = str(job.failure)
-            return _json(503, body)
-        return _json(200, body)
+            return web.json_response(body, status=503)
+        return web.json_response(body)
 
-    def _readyz(self) -> tuple[int, str, bytes]:
+    async def _readyz(self, request: web.Request) -> web.StreamResponse:
         job = self.job
         if job is None:
-            return _json(503, {"ready": False, "reason": "no job yet"})
-        if job.status is not JobStatus.RUNNING:
-            body: dict[str, Any] = {"ready": False, "reason": f"job is {job.status.value}"}
-            if job.failure is not None:
-                body["error"] = str(job.failure)
-            return _json(503, body)
-        failing = [t for t in job.tasks if t.status in (TaskStatus.FAILED, TaskStatus.CANCELED)]
-        if failing:
-            return _json(
-                503, {"ready": False, "reason": f"task {failing[0]!r} is {failing[0].status.value}"}
-            )
-        waiting = [
-            t
-            for t in job.tasks
-            if isinstance(t, SourceTask)
-            and not t.reader_started
-            and t.status is not TaskStatus.FINISHED
-        ]
-        if waiting or not job.tasks:
-            return _json(503, {"ready": False, "reason": "sources are still connecting"})
-        return _json(200, {"ready": True, "status": "running"})
+            return web.json_response({"ready": False, "reason": "no job yet"}, status=503)
+        ready, reason = job.readiness()
+        if ready:
+            return web.json_response({"ready": True, "status": "running"})
+        body: dict[str, Any] = {"ready": False, "reason": reason}
+        if job.failure is not None:
+            body["error"] = str(job.failure)
+        return web.json_response(body, status=503)
 
-    def _job(self) -> tuple[int, str, bytes]:
+    async def _job(self, request: web.Request) -> web.StreamResponse:
         job = self.job
         if job is None:
-            return _json(404, {"error": "no job yet"})
+            return web.json_response({"error": "no job yet"}, status=404)
         stats = job.statistics()
-        return _json(
-            200,
+        return web.json_response(
             {
                 "job": job.name,
                 "status": job.status.value,
                 "uptime_seconds": round(job.uptime_seconds, 3),
                 "graph": job.graph.describe(),
-                "operators": [
-                    {
-                        "task": o.task,
-                        "operator": o.operator,
-                        "id": o.operator_id,
-                        "subtask": o.subtask,
-                        "records_in": o.records_in,
-                        "records_out": o.records_out,
-                        "errors": o.errors,
-                        "current_input_watermark": o.current_input_watermark,
-                        "current_output_watermark": o.current_output_watermark,
-                    }
-                    for o in stats.operators
-                ],
-                "tasks": [
-                    {
-                        "task": t.task,
-                        "subtask": t.subtask,
-                        "status": t.status,
-                        "busy_seconds": round(t.busy_seconds, 4),
-                        "idle_seconds": round(t.idle_seconds, 4),
-                        "backpressured_seconds": round(t.backpressured_seconds, 4),
-                        "records_in": t.records_in,
-                        "records_out": t.records_out,
-                    }
-                    for t in stats.tasks
-                ],
-                "checkpoints": {
-                    "completed": stats.checkpoints.completed,
-                    "failed": stats.checkpoints.failed,
-                    "in_progress": stats.checkpoints.in_progress,
-                    "last_completed_id": stats.checkpoints.last_completed_id,
-                    "last_duration_seconds": stats.checkpoints.last_duration_seconds,
-                },
+                "operators": [_as_json(o, _OPERATOR_KEYS) for o in stats.operators],
+                "tasks": [_as_json(t) for t in stats.tasks],
+                "checkpoints": _as_json(stats.checkpoints),
                 "time": time.time(),
-            },
+            }
         )
 
 
-def _text(status: int, message: str) -> tuple[int, str, bytes]:
-    return status, "text/plain; charset=utf-8", (message + "\n").encode()
-
-
-def _json(status: int, body: dict[str, Any]) -> tuple[int, str, bytes]:
-    return status, "application/json", json.dumps(body).encode()
+def _as_json(
+    stats: OperatorStatistics | TaskStatistics | CheckpointStatistics,
+    renames: Mapping[str, str] | None = None,
+) -> dict[str, Any]:
+    """One statistics record as a JSON object: its fields, floats rounded to 0.1 ms."""
+    renames = renames or {}
+    row: dict[str, Any] = {}
+    for field in dataclasses.fields(stats):
+        value = getattr(stats, field.name)
+        row[renames.get(field.name, field.name)] = (
+            round(value, 4) if isinstance(value, float) else value
+        )
+    return row

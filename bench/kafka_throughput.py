@@ -167,7 +167,7 @@ def main() -> None:
         print(json.dumps(run_case(args.case, args.bootstrap, args.source, args.records)))
         return
 
-    from streamrt.connectors.embedded_broker import EmbeddedBroker
+    from streamrt.testing.embedded_broker import EmbeddedBroker
 
     broker = None
     bootstrap = os.environ.get("KAFKA_BOOTSTRAP")

@@ -188,7 +188,7 @@ def main() -> None:
         if bootstrap:
             run_event_loop(lambda: demo(bootstrap, args.orders, args.rate, args.parallelism))
             return
-        from streamrt.connectors.embedded_broker import EmbeddedBroker
+        from streamrt.testing.embedded_broker import EmbeddedBroker
 
         with EmbeddedBroker("noida") as broker:
             print(f"embedded Kafka-protocol broker (noida) at {broker.bootstrap_servers}")

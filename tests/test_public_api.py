@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import ast
+import importlib
 import subprocess
 import sys
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -23,12 +25,27 @@ def _isort_key(name: str) -> tuple[int, str]:
 
 def test_all_is_sorted_and_matches_the_public_names() -> None:
     assert list(streamrt.__all__) == sorted(streamrt.__all__, key=_isort_key)
-    public = {
-        name
-        for name, value in vars(streamrt).items()
-        if not name.startswith("_") and not isinstance(value, type(streamrt))
+    exports = streamrt._EXPORTS
+    assert set(streamrt.__all__) == set(exports)
+    for name, module in exports.items():  # each name resolves, from the module it names
+        value = getattr(streamrt, name)
+        assert value is getattr(importlib.import_module(module), name)
+    assert set(streamrt.__all__) <= set(dir(streamrt))
+    with pytest.raises(AttributeError, match="has no attribute 'Nope'"):
+        _ = streamrt.Nope  # type: ignore[attr-defined]
+
+
+def test_type_checkers_see_the_same_names_as_the_lazy_facade() -> None:
+    tree = ast.parse((ROOT / "streamrt" / "__init__.py").read_text())
+    seen = {
+        alias.name: node.module
+        for block in tree.body
+        if isinstance(block, ast.If)  # the `if TYPE_CHECKING:` block
+        for node in block.body
+        if isinstance(node, ast.ImportFrom)
+        for alias in node.names
     }
-    assert set(streamrt.__all__) == public
+    assert seen == streamrt._EXPORTS
 
 
 def test_packages_are_ours_not_similarly_named_ones() -> None:
@@ -52,6 +69,99 @@ def test_any_package_can_be_imported_first(first: str) -> None:
         timeout=60,
     )
     assert done.returncode == 0, done.stderr
+
+
+# Layers, bottom-up, and what a module of each may load (its own layer and those below it).
+# The streamrt facade is lazy, so importing a module loads nothing above its layer.
+_LAYERS: dict[str, tuple[str, ...]] = {
+    "runtime": ("streamrt.errors", "streamrt.runtime"),
+    "functions": ("streamrt.functions",),
+    "operators": ("operators",),
+    "connectors": ("streamrt.connectors",),
+    "api": ("streamrt.datastream", "streamrt.environment", "streamrt.plan"),
+    "metrics": ("metrics",),
+    "service": ("streamrt.cli",),
+    "testing": ("streamrt.testing",),
+}
+_MAY_LOAD: dict[str, set[str]] = {
+    "runtime": {"runtime"},
+    "functions": {"runtime", "functions"},
+    "operators": {"runtime", "functions", "operators"},
+    "connectors": {"runtime", "connectors"},
+    "api": {"runtime", "functions", "operators", "connectors", "api"},
+    "metrics": {"runtime", "metrics"},
+    "service": {"runtime", "functions", "operators", "connectors", "api", "metrics", "service"},
+    "testing": set(_LAYERS),
+}
+_THIRD_PARTY = {  # heavy or optional dependencies, and the layers allowed to load them
+    "aiokafka": ("streamrt.connectors.kafka", "streamrt.testing"),
+    "prometheus_client": ("metrics", "streamrt.cli"),
+}
+
+
+def _layer_of(module: str) -> str | None:
+    for layer, prefixes in _LAYERS.items():
+        if any(module == p or module.startswith(p + ".") for p in prefixes):
+            return layer
+    return None
+
+
+def _all_modules() -> list[str]:
+    found = []
+    for package in ("streamrt", "operators", "metrics"):
+        for path in sorted((ROOT / package).rglob("*.py")):
+            parts = list(path.relative_to(ROOT).with_suffix("").parts)
+            if parts[-1] == "__init__":
+                parts.pop()
+            found.append(".".join(parts))
+    return found
+
+
+def _loaded_by(module: str) -> list[str]:
+    code = f"import sys, {module}; print(*sorted(sys.modules))"
+    done = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        check=False,
+        timeout=60,
+    )
+    assert done.returncode == 0, f"importing {module} alone failed:\n{done.stderr}"
+    return done.stdout.split()
+
+
+@pytest.mark.slow
+def test_each_module_alone_loads_only_its_layer_and_below() -> None:
+    modules = _all_modules()
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        loaded = dict(zip(modules, pool.map(_loaded_by, modules), strict=True))
+    violations = []
+    for module, names in loaded.items():
+        layer = _layer_of(module)
+        for name in names:
+            other = _layer_of(name)
+            if layer is None:  # the facade itself: lazy, loads nothing of ours
+                if other is not None:
+                    violations.append(f"import {module} loads {name}")
+            elif other is not None and other not in _MAY_LOAD[layer]:
+                violations.append(f"import {module} ({layer}) loads {name} ({other})")
+            top = name.split(".")[0]
+            allowed = _THIRD_PARTY.get(top)
+            if allowed is not None and not module.startswith(allowed):
+                violations.append(f"import {module} loads {top}")
+    assert sorted(set(violations)) == []
+
+
+def test_production_code_does_not_import_the_testing_package() -> None:
+    offenders = []
+    for package in ("streamrt", "operators", "metrics"):
+        for path in sorted((ROOT / package).rglob("*.py")):
+            if "testing" in path.relative_to(ROOT).parts:
+                continue
+            if any(n.startswith("streamrt.testing") for n in _imports(path)):
+                offenders.append(str(path.relative_to(ROOT)))
+    assert offenders == []
 
 
 def _imports(path: Path) -> set[str]:

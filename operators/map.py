@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any, TypeVar
 
 from operators.base import AbstractUdfStreamOperator
+from streamrt.functions import MapFunction, function_callable
 from streamrt.runtime.elements import StreamRecord
 from streamrt.runtime.operator import OperatorContext
 from streamrt.runtime.outputs.output import Output
@@ -20,12 +20,12 @@ class MapOperator(AbstractUdfStreamOperator[IN, OUT, Any]):
     """Applies ``fn`` to each value.
 
     Args:
-        fn: the user function, a callable or a ``MapFunction``.
+        function: the user function, a callable or a ``MapFunction``.
     """
 
-    def __init__(self, fn: Callable[[IN], OUT], function: Any = None) -> None:
-        super().__init__(function if function is not None else fn)
-        self._fn = fn
+    def __init__(self, function: Any) -> None:
+        super().__init__(function)
+        self._fn = function_callable(function, MapFunction, "map")
 
     def setup(self, context: OperatorContext, output: Output[OUT]) -> None:
         """Bind the output's ``collect`` once."""
@@ -39,5 +39,5 @@ class MapOperator(AbstractUdfStreamOperator[IN, OUT, Any]):
         except Exception as exc:  # zero-cost until raised; the policy decides
             self.on_user_error(exc, record)
             return
-        record.value = value  # type: ignore[assignment]
+        record.value = value
         self._collect(record)  # type: ignore[arg-type]

@@ -7,10 +7,10 @@ it is part of checkpoints.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any, TypeVar
 
 from operators.base import AbstractUdfStreamOperator
+from streamrt.functions import ReduceFunction, function_callable
 from streamrt.runtime.elements import StreamRecord
 from streamrt.runtime.operator import OperatorContext
 from streamrt.runtime.outputs.output import Output
@@ -24,9 +24,9 @@ _ABSENT: Any = object()
 class ReduceOperator(AbstractUdfStreamOperator[T, T, Any]):
     """Rolling ``reduce`` on a keyed stream."""
 
-    def __init__(self, fn: Callable[[T, T], T], function: Any = None) -> None:
-        super().__init__(function if function is not None else fn)
-        self._fn = fn
+    def __init__(self, function: Any) -> None:
+        super().__init__(function)
+        self._fn = function_callable(function, ReduceFunction, "reduce")
 
     def setup(self, context: OperatorContext, output: Output[T]) -> None:
         """Bind the key selector and output once."""

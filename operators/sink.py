@@ -33,7 +33,11 @@ class SinkOperator(AbstractStreamOperator[T, Any]):
         super().setup(context, output)
         self.writer: SinkWriter[T] = self._sink.create_writer(
             SinkWriterContext(
-                context.subtask_index, context.parallelism, context.job_name, context.name
+                context.subtask_index,
+                context.parallelism,
+                context.job_name,
+                context.name,
+                context.metrics.connector,
             )
         )
         self._write = self.writer.write

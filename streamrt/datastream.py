@@ -11,9 +11,10 @@ from __future__ import annotations
 import copy
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, replace
-from typing import TYPE_CHECKING, Any, Generic, Self, TypeVar, cast
+from typing import Any, Generic, Protocol, Self, TypeVar
 
 import operators as ops
+from streamrt.connectors.collect import CollectSink
 from streamrt.connectors.print_sink import PrintSink
 from streamrt.errors import GraphError
 from streamrt.functions import (
@@ -24,8 +25,11 @@ from streamrt.functions import (
     MapFunction,
     ProcessFunction,
     ReduceFunction,
+    function_callable,
 )
+from streamrt.runtime.config import JobConfig, check_max_parallelism, check_parallelism
 from streamrt.runtime.failed_records import ErrorPolicy, check_error_policy
+from streamrt.runtime.operator import StreamOperator
 from streamrt.runtime.output_tag import OutputTag
 from streamrt.runtime.partitioners import (
     BroadcastPartitioner,
@@ -38,13 +42,8 @@ from streamrt.runtime.partitioners import (
     StreamPartitioner,
 )
 from streamrt.runtime.sink_writer import Sink
-from streamrt.runtime.stream_graph import ChainingStrategy, NodeKind, StreamNode
+from streamrt.runtime.stream_graph import ChainingStrategy, NodeKind, StreamGraph, StreamNode
 from streamrt.runtime.watermark_strategy import WatermarkStrategy
-from streamrt.testing import CollectSink
-
-if TYPE_CHECKING:
-    from streamrt.environment import StreamExecutionEnvironment
-    from streamrt.runtime.operator import StreamOperator
 
 __all__ = ["DataStream", "DataStreamSink", "KeyedStream"]
 
@@ -85,29 +84,31 @@ def _per_subtask(function: Any, operator_name: str) -> Callable[[], Any]:
     return lambda: copy.deepcopy(function)
 
 
-def _callable(function: Any, method: str, kind: type, api: str) -> Callable[..., Any]:
-    if isinstance(function, kind):
-        return cast("Callable[..., Any]", getattr(function, method))
-    if callable(function):
-        return cast("Callable[..., Any]", function)
-    msg = f"{api}() needs a {kind.__name__} or a callable; got {function!r}"
-    raise GraphError(msg)
+class _Environment(Protocol):
+    """What a stream needs of its environment (``StreamExecutionEnvironment`` has it)."""
 
+    config: JobConfig
+    stream_graph: StreamGraph
 
-class DataStream(Generic[T]):
-    """A stream of records of type ``T``."""
-
-    def __init__(
+    def add_node(
         self,
-        env: StreamExecutionEnvironment,
-        inputs: tuple[_Input, ...],
-        node: StreamNode | None = None,
-    ) -> None:
-        self._env = env
-        self._inputs = inputs
-        self._node = node
+        name: str,
+        kind: NodeKind,
+        factory: Callable[[], StreamOperator[Any]],
+        *,
+        key_selector: Callable[[Any], Any] | None = None,
+    ) -> StreamNode: ...
 
-    # -- the operator behind this stream ----------------------------------------------------
+    def execute(self, job_name: str) -> object: ...
+
+    async def execute_async(self, job_name: str) -> object: ...
+
+
+class _OperatorHandle:
+    """Naming, sizing and chaining of the operator behind a stream or a sink."""
+
+    _node: StreamNode | None
+
     def _operator_node(self, method: str) -> StreamNode:
         if self._node is None:
             msg = (
@@ -117,7 +118,7 @@ class DataStream(Generic[T]):
             raise GraphError(msg)
         return self._node
 
-    def name(self, name: str) -> DataStream[T]:
+    def name(self, name: str) -> Self:
         """Name the operator (shown in plans, errors and metrics)."""
         if not isinstance(name, str) or not name.strip():
             msg = f"an operator name must be a non-empty string; got {name!r}"
@@ -125,30 +126,50 @@ class DataStream(Generic[T]):
         self._operator_node("name").name = name
         return self
 
-    def uid(self, uid: str) -> DataStream[T]:
+    def uid(self, uid: str) -> Self:
         """Give the operator a stable id for its state across job versions."""
         self._operator_node("uid").uid = uid
         return self
 
-    def set_parallelism(self, parallelism: int) -> DataStream[T]:
+    def set_parallelism(self, parallelism: int) -> Self:
         """Run the operator with ``parallelism`` subtasks."""
         node = self._operator_node("set_parallelism")
-        if isinstance(parallelism, bool) or not isinstance(parallelism, int) or parallelism < 1:
-            msg = f"parallelism must be an int >= 1; got {parallelism!r} for {node.name!r}"
-            raise GraphError(msg)
+        check_parallelism(parallelism, node.name)
         if not getattr(node.source, "parallel", True) and parallelism != 1:
             msg = f"source {node.name!r} is not parallel; its parallelism must be 1"
             raise GraphError(msg)
         node.parallelism = parallelism
         return self
 
+    def disable_chaining(self) -> Self:
+        """Run the operator in a task of its own."""
+        self._operator_node("disable_chaining").chaining = ChainingStrategy.NEVER
+        return self
+
+    def start_new_chain(self) -> Self:
+        """Start a new chain at this operator (operators after it may chain to it)."""
+        self._operator_node("start_new_chain").chaining = ChainingStrategy.HEAD
+        return self
+
+
+class DataStream(_OperatorHandle, Generic[T]):
+    """A stream of records of type ``T``."""
+
+    def __init__(
+        self,
+        env: _Environment,
+        inputs: tuple[_Input, ...],
+        node: StreamNode | None = None,
+    ) -> None:
+        self._env = env
+        self._inputs = inputs
+        self._node = node
+
+    # -- the operator behind this stream ----------------------------------------------------
     def set_max_parallelism(self, max_parallelism: int) -> DataStream[T]:
         """Set the number of key groups of the operator's keyed state."""
         node = self._operator_node("set_max_parallelism")
-        if not 1 <= max_parallelism <= 32768:
-            msg = f"max_parallelism must be in [1, 32768]; got {max_parallelism} for {node.name!r}"
-            raise GraphError(msg)
-        node.max_parallelism = max_parallelism
+        node.max_parallelism = check_max_parallelism(max_parallelism, node.name)
         return self
 
     def on_error(self, policy: ErrorPolicy) -> DataStream[T]:
@@ -161,16 +182,6 @@ class DataStream(Generic[T]):
         """
         node = self._operator_node("on_error")
         node.error_policy = check_error_policy(policy, node.name)
-        return self
-
-    def disable_chaining(self) -> DataStream[T]:
-        """Run the operator in a task of its own."""
-        self._operator_node("disable_chaining").chaining = ChainingStrategy.NEVER
-        return self
-
-    def start_new_chain(self) -> DataStream[T]:
-        """Start a new chain at this operator (operators after it may chain to it)."""
-        self._operator_node("start_new_chain").chaining = ChainingStrategy.HEAD
         return self
 
     # -- building ----------------------------------------------------------------------------
@@ -202,36 +213,24 @@ class DataStream(Generic[T]):
 
     def map(self, func: Callable[[T], U] | MapFunction[T, U]) -> DataStream[U]:
         """Apply ``func`` to every value."""
-        _callable(func, "map", MapFunction, "map")
+        function_callable(func, MapFunction, "map")
         make = _per_subtask(func, "Map")
 
-        def factory() -> StreamOperator[Any]:
-            f = make()
-            return ops.MapOperator(_callable(f, "map", MapFunction, "map"), f)
-
-        return self._transform("Map", factory)
+        return self._transform("Map", lambda: ops.MapOperator(make()))
 
     def flat_map(self, func: Callable[[T], Iterable[U]] | FlatMapFunction[T, U]) -> DataStream[U]:
         """Replace every value by the values of the iterable ``func`` returns or yields."""
-        _callable(func, "flat_map", FlatMapFunction, "flat_map")
+        function_callable(func, FlatMapFunction, "flat_map")
         make = _per_subtask(func, "Flat Map")
 
-        def factory() -> StreamOperator[Any]:
-            f = make()
-            return ops.FlatMapOperator(_callable(f, "flat_map", FlatMapFunction, "flat_map"), f)
-
-        return self._transform("Flat Map", factory)
+        return self._transform("Flat Map", lambda: ops.FlatMapOperator(make()))
 
     def filter(self, func: Callable[[T], object] | FilterFunction[T]) -> DataStream[T]:
         """Keep the values for which ``func`` is truthy."""
-        _callable(func, "filter", FilterFunction, "filter")
+        function_callable(func, FilterFunction, "filter")
         make = _per_subtask(func, "Filter")
 
-        def factory() -> StreamOperator[Any]:
-            f = make()
-            return ops.FilterOperator(_callable(f, "filter", FilterFunction, "filter"), f)
-
-        return self._transform("Filter", factory)
+        return self._transform("Filter", lambda: ops.FilterOperator(make()))
 
     def process(self, func: ProcessFunction[T, U] | Callable[[T, Any, Any], None]) -> DataStream[U]:
         """Call ``func.process_element(value, ctx, out)`` per value (timers on keyed streams)."""
@@ -244,7 +243,7 @@ class DataStream(Generic[T]):
 
     def key_by(self, key_selector: Callable[[T], K] | KeySelector[T, K]) -> KeyedStream[T, K]:
         """Partition by key: equal keys reach the same subtask; state and timers are per key."""
-        selector = _callable(key_selector, "get_key", KeySelector, "key_by")
+        selector = function_callable(key_selector, KeySelector, "get_key")
         partitioner = KeyGroupStreamPartitioner(selector)
         inputs = tuple(replace(i, partitioner=partitioner) for i in self._inputs)
         return KeyedStream(self._env, inputs, selector)
@@ -277,7 +276,7 @@ class DataStream(Generic[T]):
                 f"got {watermark_strategy!r}"
             )
             raise GraphError(msg)
-        interval = self._env.auto_watermark_interval_ms
+        interval = self._env.config.auto_watermark_interval_ms
         return self._transform(
             "Timestamps/Watermarks",
             lambda: ops.TimestampsAndWatermarksOperator(watermark_strategy, interval),
@@ -386,7 +385,7 @@ class KeyedStream(DataStream[T], Generic[T, K]):
 
     def __init__(
         self,
-        env: StreamExecutionEnvironment,
+        env: _Environment,
         inputs: tuple[_Input, ...],
         key_selector: Callable[[T], K],
     ) -> None:
@@ -398,50 +397,15 @@ class KeyedStream(DataStream[T], Generic[T, K]):
 
     def reduce(self, func: Callable[[T, T], T] | ReduceFunction[T]) -> DataStream[T]:
         """Rolling reduce: emit ``func(previous result, value)`` for every value, per key."""
-        _callable(func, "reduce", ReduceFunction, "reduce")
+        function_callable(func, ReduceFunction, "reduce")
         make = _per_subtask(func, "Keyed Reduce")
 
-        def factory() -> StreamOperator[Any]:
-            f = make()
-            return ops.ReduceOperator(_callable(f, "reduce", ReduceFunction, "reduce"), f)
-
-        return self._transform("Keyed Reduce", factory)
+        return self._transform("Keyed Reduce", lambda: ops.ReduceOperator(make()))
 
 
-class DataStreamSink(Generic[T]):
+class DataStreamSink(_OperatorHandle, Generic[T]):
     """The handle a sink returns: name it, size it, keep it apart from chains."""
 
-    def __init__(self, env: StreamExecutionEnvironment, node: StreamNode) -> None:
+    def __init__(self, env: _Environment, node: StreamNode) -> None:
         self._env = env
         self._node = node
-
-    def name(self, name: str) -> DataStreamSink[T]:
-        """Name the sink."""
-        if not isinstance(name, str) or not name.strip():
-            msg = f"an operator name must be a non-empty string; got {name!r}"
-            raise GraphError(msg)
-        self._node.name = name
-        return self
-
-    def uid(self, uid: str) -> DataStreamSink[T]:
-        """Give the sink a stable id."""
-        self._node.uid = uid
-        return self
-
-    def set_parallelism(self, parallelism: int) -> DataStreamSink[T]:
-        """Run the sink with ``parallelism`` subtasks."""
-        if isinstance(parallelism, bool) or not isinstance(parallelism, int) or parallelism < 1:
-            msg = f"parallelism must be an int >= 1; got {parallelism!r} for {self._node.name!r}"
-            raise GraphError(msg)
-        self._node.parallelism = parallelism
-        return self
-
-    def disable_chaining(self) -> DataStreamSink[T]:
-        """Run the sink in a task of its own."""
-        self._node.chaining = ChainingStrategy.NEVER
-        return self
-
-    def start_new_chain(self) -> DataStreamSink[T]:
-        """Start a new chain at the sink."""
-        self._node.chaining = ChainingStrategy.HEAD
-        return self

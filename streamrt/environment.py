@@ -10,15 +10,17 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import Awaitable, Callable, Iterable, Sequence
+from dataclasses import replace
 from typing import Any, TypeVar
 
 import operators as ops
 from streamrt.connectors.collection import CollectionSource
 from streamrt.datastream import DataStream, _Input
-from streamrt.errors import ConfigError, GraphError
+from streamrt.errors import GraphError
 from streamrt.plan import render_plan
 from streamrt.runtime.checkpoint_coordinator import CompletedCheckpoint
-from streamrt.runtime.job import Job, JobConfig, JobExecutionResult
+from streamrt.runtime.config import JobConfig
+from streamrt.runtime.job import Job, JobExecutionResult
 from streamrt.runtime.job_graph import JobGraph, create_job_graph
 from streamrt.runtime.operator import StreamOperator
 from streamrt.runtime.source_reader import Source
@@ -31,91 +33,84 @@ T = TypeVar("T")
 R = TypeVar("R")
 
 
-def _int_option(name: str, value: object, minimum: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
-        msg = f"{name} must be an int >= {minimum}; got {value!r}"
-        raise ConfigError(msg)
-    return value
+_DEFAULTS = JobConfig()
 
 
 class StreamExecutionEnvironment:
     """Builds and runs jobs.
 
+    Every setting is a ``JobConfig`` attribute, documented and validated there (one place for
+    defaults and checks); the environment keeps them in ``config``.
+
     Args:
         parallelism: default parallelism of every operator (``set_parallelism`` overrides).
-        object_reuse: pass records between chained operators without copying values. Faster;
-            safe only if no function mutates a value it received or keeps one it emitted.
-        buffer_timeout_ms: how long records may wait in a channel buffer: > 0 flush at that
-            interval (default 100, Flink's); 0 flush after every record; -1 only when full.
+        object_reuse: pass records between chained operators without copying values.
+        buffer_timeout_ms: how long records may wait in a channel buffer (0: not at all).
         max_parallelism: number of key groups; default derived from parallelism (>= 128).
-        auto_watermark_interval_ms: how often sources emit watermarks (Flink's 200 ms).
-        chaining: whether operators may be chained (``disable_operator_chaining``).
+        auto_watermark_interval_ms: how often sources emit watermarks.
+        chaining: whether operators may be chained.
         buffer_size: records per channel buffer.
         channel_capacity: buffers a channel holds before its producer waits.
         latency_tracking_interval_ms: sources emit latency markers this often (0 = off).
+
+    Raises:
+        ConfigError: a setting is out of range or of the wrong type.
     """
 
     def __init__(
         self,
-        parallelism: int = 1,
+        parallelism: int = _DEFAULTS.parallelism,
         *,
-        object_reuse: bool = False,
-        buffer_timeout_ms: int = 100,
-        max_parallelism: int | None = None,
-        auto_watermark_interval_ms: int = 200,
-        chaining: bool = True,
-        buffer_size: int = 512,
-        channel_capacity: int = 4,
-        latency_tracking_interval_ms: int = 0,
+        object_reuse: bool = _DEFAULTS.object_reuse,
+        buffer_timeout_ms: int = _DEFAULTS.buffer_timeout_ms,
+        max_parallelism: int | None = _DEFAULTS.max_parallelism,
+        auto_watermark_interval_ms: int = _DEFAULTS.auto_watermark_interval_ms,
+        chaining: bool = _DEFAULTS.chaining,
+        buffer_size: int = _DEFAULTS.buffer_size,
+        channel_capacity: int = _DEFAULTS.channel_capacity,
+        latency_tracking_interval_ms: int = _DEFAULTS.latency_tracking_interval_ms,
     ) -> None:
-        self.parallelism = _int_option("parallelism", parallelism, 1)
-        self.object_reuse = bool(object_reuse)
-        if (
-            isinstance(buffer_timeout_ms, bool)
-            or not isinstance(buffer_timeout_ms, int)
-            or (buffer_timeout_ms < -1)
-        ):
-            msg = f"buffer_timeout_ms must be -1, 0 or a positive int; got {buffer_timeout_ms!r}"
-            raise ConfigError(msg)
-        self.buffer_timeout_ms = buffer_timeout_ms
-        self.max_parallelism = (
-            None if max_parallelism is None else _int_option("max_parallelism", max_parallelism, 1)
+        self.config = JobConfig(
+            parallelism=parallelism,
+            max_parallelism=max_parallelism,
+            chaining=chaining,
+            object_reuse=object_reuse,
+            buffer_timeout_ms=buffer_timeout_ms,
+            buffer_size=buffer_size,
+            channel_capacity=channel_capacity,
+            auto_watermark_interval_ms=auto_watermark_interval_ms,
+            latency_tracking_interval_ms=latency_tracking_interval_ms,
         )
-        self.auto_watermark_interval_ms = _int_option(
-            "auto_watermark_interval_ms", auto_watermark_interval_ms, 0
-        )
-        self.chaining = bool(chaining)
-        self.buffer_size = _int_option("buffer_size", buffer_size, 1)
-        self.channel_capacity = _int_option("channel_capacity", channel_capacity, 1)
-        self.latency_tracking_interval_ms = _int_option(
-            "latency_tracking_interval_ms", latency_tracking_interval_ms, 0
-        )
-        self.checkpoint_interval_ms: int | None = None
-        self.checkpoint_timeout_ms = 600_000
         self.stream_graph = StreamGraph()
         self._next_id = 1
         self.last_job: Job | None = None
 
     # -- configuration ---------------------------------------------------------------------------
+    @property
+    def parallelism(self) -> int:
+        """The default parallelism."""
+        return self.config.parallelism
+
     def set_parallelism(self, parallelism: int) -> StreamExecutionEnvironment:
         """Set the default parallelism."""
-        self.parallelism = _int_option("parallelism", parallelism, 1)
+        self.config = replace(self.config, parallelism=parallelism)
         return self
 
     def enable_checkpointing(
-        self, interval_ms: int, *, timeout_ms: int = 600_000
+        self, interval_ms: int, *, timeout_ms: int = _DEFAULTS.checkpoint_timeout_ms
     ) -> StreamExecutionEnvironment:
         """Take a checkpoint every ``interval_ms``.
 
         Barriers are aligned; sources commit their offsets when a checkpoint completes.
         """
-        self.checkpoint_interval_ms = _int_option("interval_ms", interval_ms, 10)
-        self.checkpoint_timeout_ms = _int_option("timeout_ms", timeout_ms, 1)
+        self.config = replace(
+            self.config, checkpoint_interval_ms=interval_ms, checkpoint_timeout_ms=timeout_ms
+        )
         return self
 
     def disable_operator_chaining(self) -> StreamExecutionEnvironment:
         """Run every operator in a task of its own."""
-        self.chaining = False
+        self.config = replace(self.config, chaining=False)
         return self
 
     # -- sources -----------------------------------------------------------------------------------
@@ -175,25 +170,13 @@ class StreamExecutionEnvironment:
     # -- running ----------------------------------------------------------------------------------
     def get_job_graph(self, job_name: str = "streamrt job") -> JobGraph:
         """The chained job graph of the pipeline built so far (the pipeline is kept)."""
+        config = self.config
         return create_job_graph(
             self.stream_graph,
             job_name,
-            default_parallelism=self.parallelism,
-            default_max_parallelism=self.max_parallelism,
-            chaining_enabled=self.chaining,
-        )
-
-    def job_config(self) -> JobConfig:
-        """The runtime settings this environment gives its jobs."""
-        return JobConfig(
-            object_reuse=self.object_reuse,
-            buffer_timeout_ms=self.buffer_timeout_ms,
-            buffer_size=self.buffer_size,
-            channel_capacity=self.channel_capacity,
-            auto_watermark_interval_ms=self.auto_watermark_interval_ms,
-            latency_tracking_interval_ms=self.latency_tracking_interval_ms,
-            checkpoint_interval_ms=self.checkpoint_interval_ms,
-            checkpoint_timeout_ms=self.checkpoint_timeout_ms,
+            default_parallelism=config.parallelism,
+            default_max_parallelism=config.max_parallelism,
+            chaining_enabled=config.chaining,
         )
 
     def create_job(
@@ -214,7 +197,7 @@ class StreamExecutionEnvironment:
         """
         graph = self.get_job_graph(job_name)
         self.stream_graph = StreamGraph()
-        job = Job(graph, self.job_config(), restored=restore_from, segment=segment)
+        job = Job(graph, self.config, restored=restore_from, segment=segment)
         self.last_job = job
         return job
 

@@ -9,7 +9,7 @@ subtask. State that must survive failures belongs in keyed state (``RuntimeConte
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any, Generic, Protocol, TypeVar
 
 from streamrt.errors import GraphError
@@ -31,6 +31,7 @@ __all__ = [
     "ReduceFunction",
     "RuntimeContext",
     "TimerService",
+    "function_callable",
 ]
 
 IN = TypeVar("IN")
@@ -204,3 +205,20 @@ class ProcessFunction(Function, ABC, Generic[IN, OUT]):
 
 class KeyedProcessFunction(ProcessFunction[IN, OUT], ABC):
     """A ``ProcessFunction`` on a keyed stream (PyFlink's name; the same contract here)."""
+
+
+def function_callable(function: Any, kind: type[Function], method: str) -> Callable[..., Any]:
+    """The callable behind a user function: ``function.<method>`` for a ``kind``, else itself.
+
+    Decided once, when the operator is built, so the record path calls it directly.
+
+    Raises:
+        GraphError: ``function`` is neither a ``kind`` nor callable.
+    """
+    if isinstance(function, kind):
+        bound: Callable[..., Any] = getattr(function, method)
+        return bound
+    if callable(function):
+        return function  # type: ignore[no-any-return]
+    msg = f"{method}() needs a {kind.__name__} or a callable; got {function!r}"
+    raise GraphError(msg)

@@ -60,7 +60,7 @@ class OperatorChain:
         processing_time: the task's processing-time service.
         object_reuse: pass records between chained operators without copying.
         job_name: for contexts and messages.
-        records_out: the task's records-out counter factory (one counter per out-edge).
+        new_edge_counter: makes the task's records-out counter of an out-edge.
         restored: operator state by node id (from a checkpoint), or empty.
     """
 

@@ -21,7 +21,8 @@ from typing import Any
 
 from streamrt.errors import CheckpointError
 from streamrt.runtime.statistics import CheckpointStatistics
-from streamrt.runtime.task import StreamTask, TaskStatus
+from streamrt.runtime.status import ExecutionStatus
+from streamrt.runtime.task import StreamTask
 
 __all__ = ["CheckpointCoordinator", "CompletedCheckpoint"]
 
@@ -132,16 +133,17 @@ class CheckpointCoordinator:
         """Start a checkpoint now; ``None`` if one is still in flight or no source runs."""
         if self._pending is not None:
             return None
-        entries = [t for t in self._tasks if t.checkpoint_entry and t.status is TaskStatus.RUNNING]
+        running_now = ExecutionStatus.RUNNING
+        entries = [t for t in self._tasks if t.checkpoint_entry and t.status is running_now]
         if not entries:
             return None
-        running = {t for t in self._tasks if t.status in (TaskStatus.CREATED, TaskStatus.RUNNING)}
+        running = {t for t in self._tasks if not t.status.ended}
         checkpoint_id = self._next_id
         self._next_id += 1
         now_ms = time.time_ns() // 1_000_000
         self._pending = _Pending(checkpoint_id, now_ms, time.perf_counter_ns(), running)
         for task in self._tasks:
-            if task.status is TaskStatus.FINISHED and task.final_state is not None:
+            if task.status is ExecutionStatus.FINISHED and task.final_state is not None:
                 self._pending.states[(task.vertex.vertex_id, task.subtask_index)] = task.final_state
         for task in entries:
             task.trigger_checkpoint(checkpoint_id, now_ms)
@@ -159,7 +161,8 @@ class CheckpointCoordinator:
     def task_ended(self, task: StreamTask) -> None:
         """A finished task will not acknowledge any more; stop waiting for it."""
         pending = self._pending
-        if pending is not None and task.status is TaskStatus.FINISHED and task in pending.awaiting:
+        finished = task.status is ExecutionStatus.FINISHED
+        if pending is not None and finished and task in pending.awaiting:
             if task.final_state is not None:
                 pending.states.setdefault(
                     (task.vertex.vertex_id, task.subtask_index), task.final_state
@@ -186,7 +189,7 @@ class CheckpointCoordinator:
             self._on_complete(checkpoint)
         self._signal_progress()
         for task in self._tasks:
-            if task.status is TaskStatus.RUNNING:
+            if task.status is ExecutionStatus.RUNNING:
                 task.notify_checkpoint_complete(pending.checkpoint_id)
 
     def _expire_timed_out(self) -> None:

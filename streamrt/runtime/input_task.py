@@ -15,6 +15,7 @@ from typing import Any
 
 from streamrt.errors import OperatorError
 from streamrt.runtime.channel import LocalChannel
+from streamrt.runtime.config import JobConfig
 from streamrt.runtime.counters import WatermarkGauge
 from streamrt.runtime.elements import (
     CheckpointBarrier,
@@ -29,7 +30,8 @@ from streamrt.runtime.input_gate import InputGate
 from streamrt.runtime.job_graph import JobVertex
 from streamrt.runtime.operator import operator_failure
 from streamrt.runtime.record_writer import RecordWriter
-from streamrt.runtime.task import StreamTask, TaskConfig, TaskListener, TaskStatus
+from streamrt.runtime.status import ExecutionStatus
+from streamrt.runtime.task import StreamTask, TaskListener
 from streamrt.runtime.watermark_valve import StatusWatermarkValve
 
 __all__ = ["InputTask"]
@@ -78,14 +80,15 @@ class InputTask(StreamTask):
         vertex: JobVertex,
         subtask_index: int,
         writers: dict[int, RecordWriter],
-        config: TaskConfig,
+        config: JobConfig,
+        job_name: str,
         listener: TaskListener,
         channels: Sequence[LocalChannel],
         restored: dict[str, Any] | None = None,
         *,
         pumps: Sequence[ExternalChannelPump] = (),
     ) -> None:
-        super().__init__(vertex, subtask_index, writers, config, listener, restored)
+        super().__init__(vertex, subtask_index, writers, config, job_name, listener, restored)
         self.pumps = list(pumps)
         #: pumps whose producers run in another process: this task is a checkpoint entry
         self.remote_pumps = [p for p in self.pumps if p.remote]
@@ -243,7 +246,7 @@ class InputTask(StreamTask):
     async def release(self) -> None:
         """Stop reading: close the channels so producers still waiting are released."""
         self.gate.close()
-        keep = self.remote_pumps if self.status is TaskStatus.FINISHED else []
+        keep = self.remote_pumps if self.status is ExecutionStatus.FINISHED else []
         for pump in [p for p in self._pumps_started if p not in keep]:
             self._pumps_started.remove(pump)
             try:

@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from streamrt.errors import GraphError
+from streamrt.runtime.config import check_parallelism
 from streamrt.runtime.key_groups import compute_default_max_parallelism
 from streamrt.runtime.output_tag import OutputTag
 from streamrt.runtime.partitioners import (
@@ -295,9 +296,7 @@ def _resolve_parallelism(
 ) -> None:
     if node.parallelism is None:
         node.parallelism = default_parallelism
-    if not isinstance(node.parallelism, int) or node.parallelism < 1:
-        msg = f"parallelism must be an int >= 1; got {node.parallelism!r} for {node.name!r}"
-        raise GraphError(msg)
+    check_parallelism(node.parallelism, node.name)
     if node.max_parallelism is None:
         node.max_parallelism = default_max_parallelism or compute_default_max_parallelism(
             node.parallelism

@@ -18,7 +18,8 @@ import enum
 import zlib
 from typing import Any, Final
 
-from streamrt.errors import ConfigError, RecordError
+from streamrt.errors import RecordError
+from streamrt.runtime.config import UPPER_BOUND_MAX_PARALLELISM, check_max_parallelism
 
 __all__ = [
     "DEFAULT_MAX_PARALLELISM",
@@ -30,7 +31,6 @@ __all__ = [
 ]
 
 DEFAULT_MAX_PARALLELISM: Final = 128
-_UPPER_BOUND_MAX_PARALLELISM: Final = 1 << 15
 _MASK: Final = 0xFFFFFFFF
 _dataclass_fields: dict[type, tuple[str, ...]] = {}
 
@@ -39,7 +39,7 @@ def compute_default_max_parallelism(parallelism: int) -> int:
     """Flink's default: next power of two of ``1.5 * parallelism``, clamped to [128, 32768]."""
     target = parallelism + parallelism // 2
     power = 1 << max(0, (target - 1).bit_length())
-    return min(max(power, DEFAULT_MAX_PARALLELISM), _UPPER_BOUND_MAX_PARALLELISM)
+    return min(max(power, DEFAULT_MAX_PARALLELISM), UPPER_BOUND_MAX_PARALLELISM)
 
 
 def _murmur_fmix32(h: int) -> int:
@@ -108,10 +108,7 @@ class KeyGroupAssigner:
     _CACHE_LIMIT: Final = 1 << 16
 
     def __init__(self, max_parallelism: int) -> None:
-        if not 1 <= max_parallelism <= _UPPER_BOUND_MAX_PARALLELISM:
-            msg = f"max_parallelism must be in [1, 32768]; got {max_parallelism}"
-            raise ConfigError(msg)
-        self.max_parallelism = max_parallelism
+        self.max_parallelism = check_max_parallelism(max_parallelism)
         self._cache: dict[Any, int] = {}
 
     def key_group(self, key: Any) -> int:

@@ -7,10 +7,36 @@ runtime updates. Plain objects with plain-int counters: ``metrics/`` reads them 
 from __future__ import annotations
 
 import time
+from collections.abc import Callable, Iterable
 
 from streamrt.runtime.counters import Counter, WatermarkGauge
+from streamrt.runtime.statistics import ConnectorMetric
 
-__all__ = ["OperatorMetrics", "TaskMetrics"]
+__all__ = ["ConnectorMetricGroup", "OperatorMetrics", "TaskMetrics"]
+
+#: Reports a connector's current values (called at scrape time, never per record).
+MetricsProvider = Callable[[], Iterable[ConnectorMetric]]
+
+
+class ConnectorMetricGroup:
+    """Where a source reader or sink writer registers what it reports.
+
+    Port of the role of Flink's ``SourceReaderMetricGroup``/``SinkWriterMetricGroup``: the
+    connector gets the group in its context and registers providers; statistics read them.
+    """
+
+    __slots__ = ("_providers",)
+
+    def __init__(self) -> None:
+        self._providers: list[MetricsProvider] = []
+
+    def register(self, provider: MetricsProvider) -> None:
+        """Report ``provider()``'s metrics with every statistics snapshot."""
+        self._providers.append(provider)
+
+    def samples(self) -> list[ConnectorMetric]:
+        """Every registered provider's current metrics."""
+        return [metric for provider in self._providers for metric in provider()]
 
 
 class OperatorMetrics:
@@ -25,9 +51,11 @@ class OperatorMetrics:
             policy (a failure that stops the job is not counted here).
         input_watermark: the last watermark the operator received.
         output_watermark: the last watermark the operator emitted.
+        connector: what the operator's source reader or sink writer reports.
     """
 
     __slots__ = (
+        "connector",
         "errors",
         "input_watermark",
         "late_records_dropped",
@@ -44,6 +72,7 @@ class OperatorMetrics:
         # replaced by the chain builder with the gauges of the outputs around the operator
         self.input_watermark = WatermarkGauge()
         self.output_watermark = WatermarkGauge()
+        self.connector = ConnectorMetricGroup()
 
 
 class TaskMetrics:

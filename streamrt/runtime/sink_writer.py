@@ -9,8 +9,10 @@ every checkpoint barrier (at-least-once) and at end of input.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Protocol, TypeVar
+
+from streamrt.runtime.metric_groups import ConnectorMetricGroup
 
 __all__ = ["Sink", "SinkWriter", "SinkWriterBase", "SinkWriterContext"]
 
@@ -19,12 +21,17 @@ T_contra = TypeVar("T_contra", contravariant=True)
 
 @dataclass(frozen=True, slots=True)
 class SinkWriterContext:
-    """What a writer learns about where it runs."""
+    """What a writer learns about where it runs (Flink's ``SinkWriter.InitContext``).
+
+    Attributes:
+        metric_group: where the writer registers the metrics it reports.
+    """
 
     subtask_index: int
     parallelism: int
     job_name: str
     operator_name: str
+    metric_group: ConnectorMetricGroup = field(default_factory=ConnectorMetricGroup)
 
 
 class SinkWriter(Protocol[T_contra]):

@@ -13,6 +13,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Generic, Protocol, TypeVar
 
+from streamrt.runtime.metric_groups import ConnectorMetricGroup
+
 __all__ = ["Source", "SourceBatch", "SourceReader", "SourceReaderBase", "SourceReaderContext"]
 
 T = TypeVar("T")
@@ -42,10 +44,11 @@ class SourceBatch(Generic[T]):
 
 @dataclass(frozen=True, slots=True)
 class SourceReaderContext:
-    """What a reader learns about where it runs.
+    """What a reader learns about where it runs (Flink's ``SourceReaderContext``).
 
     Attributes:
         restored_positions: split positions from the checkpoint restored, or empty.
+        metric_group: where the reader registers the metrics it reports.
     """
 
     subtask_index: int
@@ -53,6 +56,7 @@ class SourceReaderContext:
     job_name: str
     operator_name: str
     restored_positions: Mapping[Any, Any] = field(default_factory=dict)
+    metric_group: ConnectorMetricGroup = field(default_factory=ConnectorMetricGroup)
 
 
 class SourceReader(Protocol[T]):

@@ -19,6 +19,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from streamrt.errors import OperatorError
+from streamrt.runtime.config import JobConfig
 from streamrt.runtime.elements import (
     MAX_WATERMARK,
     CheckpointBarrier,
@@ -31,7 +32,8 @@ from streamrt.runtime.job_graph import JobVertex
 from streamrt.runtime.operator import operator_failure
 from streamrt.runtime.record_writer import RecordWriter
 from streamrt.runtime.source_reader import SourceBatch, SourceReader, SourceReaderContext
-from streamrt.runtime.task import StreamTask, TaskConfig, TaskListener, TaskStatus
+from streamrt.runtime.status import ExecutionStatus
+from streamrt.runtime.task import StreamTask, TaskListener
 from streamrt.runtime.watermark_strategy import WatermarkStrategy
 from streamrt.runtime.watermarks import NoWatermarksGenerator, WatermarkOutputMultiplexer
 
@@ -59,11 +61,12 @@ class SourceTask(StreamTask):
         vertex: JobVertex,
         subtask_index: int,
         writers: dict[int, RecordWriter],
-        config: TaskConfig,
+        config: JobConfig,
+        job_name: str,
         listener: TaskListener,
         restored: dict[str, Any] | None = None,
     ) -> None:
-        super().__init__(vertex, subtask_index, writers, config, listener, restored)
+        super().__init__(vertex, subtask_index, writers, config, job_name, listener, restored)
         node = vertex.head
         strategy: WatermarkStrategy = node.watermark_strategy or WatermarkStrategy.no_watermarks()
         self._assigner = strategy.timestamp_assigner
@@ -75,9 +78,10 @@ class SourceTask(StreamTask):
             SourceReaderContext(
                 subtask_index,
                 vertex.parallelism,
-                config.job_name,
+                job_name,
                 context.name,
                 dict(self.positions),
+                context.metrics.connector,
             )
         )
         self._reader_open = True
@@ -92,7 +96,7 @@ class SourceTask(StreamTask):
     @property
     def ready(self) -> bool:
         """Whether the reader has connected (or the task is already done)."""
-        return self.reader_started or self.status is TaskStatus.FINISHED
+        return self.reader_started or self.status is ExecutionStatus.FINISHED
 
     def request_stop(self, *, drain: bool) -> None:
         """Stop reading (graceful stop); with ``drain`` the final MAX watermark is sent."""
@@ -310,7 +314,7 @@ class SourceTask(StreamTask):
 
     async def release(self) -> None:
         """Close the reader, unless the task finished: then the job closes it when it ends."""
-        if self.status is not TaskStatus.FINISHED:
+        if self.status is not ExecutionStatus.FINISHED:
             await self.close_reader()
 
     async def commit_final_positions(self) -> None:

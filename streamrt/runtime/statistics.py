@@ -78,7 +78,7 @@ class CheckpointStatistics:
 
 @dataclass(frozen=True, slots=True)
 class ConnectorMetric:
-    """A value a source reader or sink writer reports from ``connector_metrics()``.
+    """A value a source reader or sink writer reports through its ``ConnectorMetricGroup``.
 
     ``name`` is the metric name without the ``streamrt_`` prefix; its type, help text and
     labels are declared once, in ``metrics/names.py``. The job adds the task, operator and

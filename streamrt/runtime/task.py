@@ -13,12 +13,11 @@ from __future__ import annotations
 
 import asyncio
 import time
-from dataclasses import dataclass
-from enum import Enum
 from typing import Any, Protocol
 
 from streamrt.errors import OperatorError
 from streamrt.runtime.chain import OperatorChain
+from streamrt.runtime.config import JobConfig
 from streamrt.runtime.counters import Counter
 from streamrt.runtime.elements import CheckpointBarrier
 from streamrt.runtime.job_graph import JobEdge, JobVertex
@@ -27,38 +26,9 @@ from streamrt.runtime.metric_groups import TaskMetrics
 from streamrt.runtime.operator import AvailabilityProvider
 from streamrt.runtime.processing_time import MailboxProcessingTimeService
 from streamrt.runtime.record_writer import RecordWriter
+from streamrt.runtime.status import ExecutionStatus
 
-__all__ = ["StreamTask", "TaskConfig", "TaskListener", "TaskStatus"]
-
-
-class TaskStatus(Enum):
-    """Lifecycle of a task (Flink's ``ExecutionState``, abridged)."""
-
-    CREATED = "created"
-    RUNNING = "running"
-    FINISHED = "finished"
-    FAILED = "failed"
-    CANCELED = "canceled"
-
-
-@dataclass(frozen=True, slots=True)
-class TaskConfig:
-    """Runtime settings every task reads.
-
-    Attributes:
-        buffer_timeout_ms: >0 flush open buffers this often; 0 send every record at once;
-            -1 send only full buffers (and before control elements).
-        auto_watermark_interval_ms: how often sources combine and emit watermarks.
-        latency_tracking_interval_ms: how often sources emit latency markers (0 = never).
-        object_reuse: pass records between chained operators without copying.
-        job_name: for contexts and messages.
-    """
-
-    buffer_timeout_ms: int = 100
-    auto_watermark_interval_ms: int = 200
-    latency_tracking_interval_ms: int = 0
-    object_reuse: bool = False
-    job_name: str = "job"
+__all__ = ["StreamTask", "TaskListener"]
 
 
 class TaskListener(Protocol):
@@ -82,7 +52,8 @@ class StreamTask:
         vertex: the chain this task runs one subtask of.
         subtask_index: which subtask.
         writers: one RecordWriter per out-edge of the vertex, by stream edge id.
-        config: runtime settings.
+        config: the job's settings.
+        job_name: the job's name, for contexts and messages.
         listener: the job, which collects acknowledgements and task ends.
         restored: this task's state from a checkpoint, or ``None``.
     """
@@ -96,7 +67,8 @@ class StreamTask:
         vertex: JobVertex,
         subtask_index: int,
         writers: dict[int, RecordWriter],
-        config: TaskConfig,
+        config: JobConfig,
+        job_name: str,
         listener: TaskListener,
         restored: dict[str, Any] | None = None,
     ) -> None:
@@ -104,8 +76,9 @@ class StreamTask:
         self.subtask_index = subtask_index
         self.name = vertex.name
         self.config = config
+        self.job_name = job_name
         self._listener = listener
-        self.status = TaskStatus.CREATED
+        self.status = ExecutionStatus.CREATED
         self.metrics = TaskMetrics()
         self.mailbox = Mailbox(self.wake)
         self._waiter: asyncio.Future[None] | None = None
@@ -119,7 +92,7 @@ class StreamTask:
             writers,
             self.processing_time,
             object_reuse=config.object_reuse,
-            job_name=config.job_name,
+            job_name=job_name,
             new_edge_counter=self._new_edge_counter,
             restored=(restored or {}).get("operators"),
         )
@@ -190,7 +163,7 @@ class StreamTask:
     # -- lifecycle ----------------------------------------------------------------------------
     async def run(self) -> None:
         """Open the chain, process input until it ends, finish, and always close."""
-        self.status = TaskStatus.RUNNING
+        self.status = ExecutionStatus.RUNNING
         self.metrics.start_ns = time.perf_counter_ns()
         self._next_flush_ns = self.metrics.start_ns + self._buffer_timeout_ns
         close_error: OperatorError | None = None
@@ -201,12 +174,12 @@ class StreamTask:
             # what later checkpoints record for this task (Flink's FLIP-147): a finished task
             # is not restarted from an older position when a checkpoint is restored
             self.final_state = self._snapshot(CheckpointBarrier(self.last_checkpoint_id, 0))
-            self.status = TaskStatus.FINISHED
+            self.status = ExecutionStatus.FINISHED
         except asyncio.CancelledError:
-            self.status = TaskStatus.CANCELED
+            self.status = ExecutionStatus.CANCELED
             raise
         except BaseException:
-            self.status = TaskStatus.FAILED
+            self.status = ExecutionStatus.FAILED
             raise
         finally:
             self.mailbox.closed = True
@@ -217,7 +190,7 @@ class StreamTask:
             self.metrics.end_ns = time.perf_counter_ns()
             self._listener.task_ended(self)
         if close_error is not None:
-            self.status = TaskStatus.FAILED
+            self.status = ExecutionStatus.FAILED
             raise close_error
 
     async def invoke(self) -> None:

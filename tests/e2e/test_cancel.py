@@ -21,7 +21,7 @@ from streamrt import (
     StreamExecutionEnvironment,
 )
 from streamrt.runtime.sink_writer import SinkWriterBase
-from streamrt.runtime.task import TaskStatus
+from streamrt.runtime.status import ExecutionStatus as TaskStatus
 from streamrt.testing import CollectSink
 from tests.conftest import bounded
 

@@ -14,7 +14,7 @@ from streamrt import (
     RecordError,
     StreamExecutionEnvironment,
 )
-from streamrt.runtime.task import TaskStatus
+from streamrt.runtime.status import ExecutionStatus as TaskStatus
 from streamrt.testing import FAIL, CollectSink, ListSource
 
 

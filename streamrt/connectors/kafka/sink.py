@@ -130,6 +130,7 @@ class KafkaSinkWriter(Generic[T]):
         self.send_errors: dict[str, int] = {}
         self._limit = sink.max_buffered_records
         self._open = False
+        context.metric_group.register(self.connector_metrics)
 
     async def open(self) -> None:
         """Connect; a fixed topic must exist."""

@@ -247,6 +247,7 @@ class KafkaSourceReader(Generic[T]):
         self.commits_failed = 0
         self._started = False
         self._assignment_seen = False  # bounded: a reader given no partitions is done at once
+        context.metric_group.register(self.connector_metrics)
 
     # -- lifecycle -------------------------------------------------------------------------------
     async def start(self) -> None:

@@ -45,13 +45,28 @@ class KeyedStateBackend:
         return {k for t in self._tables.values() for k in t}
 
     def state_dict(self) -> dict[str, Any]:
-        """A snapshot: ``{"kinds": {name: kind}, "tables": {name: {key: value}}}``."""
-        return {"kinds": dict(self._kinds), "tables": {n: dict(t) for n, t in self._tables.items()}}
+        """A snapshot: ``{"kinds": {name: kind}, "tables": {name: {key: value}}}``.
+
+        Independent of the live state: each key's list or map is copied, so later ``add`` or
+        ``put`` calls do not change a snapshot already taken.
+        """
+        return {
+            "kinds": dict(self._kinds),
+            "tables": {n: self._copy_table(n, t) for n, t in self._tables.items()},
+        }
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
-        """Replace all state with a snapshot from ``state_dict()``."""
+        """Replace all state with a snapshot from ``state_dict()`` (which stays unchanged)."""
         self._kinds = dict(state["kinds"])
-        self._tables = {n: dict(t) for n, t in state["tables"].items()}
+        self._tables = {n: self._copy_table(n, t) for n, t in state["tables"].items()}
+
+    def _copy_table(self, name: str, table: dict[Any, Any]) -> dict[Any, Any]:
+        kind = self._kinds.get(name)
+        if kind == "list":
+            return {k: list(v) for k, v in table.items()}
+        if kind == "map":
+            return {k: dict(v) for k, v in table.items()}
+        return dict(table)
 
 
 class ValueState(Generic[T]):

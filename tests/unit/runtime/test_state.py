@@ -192,7 +192,6 @@ def test_a_restored_backend_does_not_write_into_the_snapshot_values() -> None:
 # state_dict() copies the tables one level deep: a key's list or dict is the same object in
 # the snapshot and in the live state, so ListState.add / MapState.put after a checkpoint change
 # the checkpoint kept in memory (and a job restored from it writes into it).
-@pytest.mark.xfail(reason="state_dict() shares each key's list/dict with the live state")
 def test_a_snapshot_does_not_change_when_lists_and_maps_grow_later() -> None:
     backend, _, items, seen = populated()
     snapshot = backend.state_dict()
@@ -203,7 +202,6 @@ def test_a_snapshot_does_not_change_when_lists_and_maps_grow_later() -> None:
     assert snapshot["tables"]["m"] == {"a": {"x": 1}}
 
 
-@pytest.mark.xfail(reason="load_state_dict() shares each key's list/dict with the snapshot")
 def test_a_restored_backend_does_not_write_into_the_snapshot_lists_and_maps() -> None:
     backend, _, _, _ = populated()
     snapshot = backend.state_dict()

@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 from typing import Any, Generic, TypeVar
 
+from streamrt.errors import OperatorError
 from streamrt.functions import Function, RuntimeContext
 from streamrt.runtime.elements import (
     MIN_WATERMARK,
@@ -141,12 +142,16 @@ class AbstractUdfStreamOperator(AbstractStreamOperator[IN, OUT], Generic[IN, OUT
     def on_user_error(self, exc: Exception, record: StreamRecord[Any]) -> None:
         """The user function raised on ``record``: fail, or count and skip or divert it.
 
+        An ``OperatorError`` is a failure further down the chain, already named: it passes
+        through whatever the policy.
+
         Raises:
-            Exception: ``exc`` itself under the ``"fail"`` policy.
+            Exception: ``exc`` itself under the ``"fail"`` policy, or when it is an
+                ``OperatorError``.
         """
         context = self.context
         policy = context.error_policy
-        if policy == "fail":
+        if policy == "fail" or isinstance(exc, OperatorError):
             raise exc
         errors = self.metrics.errors
         errors.count += 1

@@ -6,7 +6,6 @@ from collections.abc import Iterable
 from typing import Any, TypeVar
 
 from operators.base import AbstractUdfStreamOperator
-from streamrt.errors import OperatorError
 from streamrt.functions import FlatMapFunction, function_callable
 from streamrt.runtime.elements import StreamRecord
 from streamrt.runtime.operator import OperatorContext
@@ -39,9 +38,7 @@ class FlatMapOperator(AbstractUdfStreamOperator[IN, OUT, Any]):
         try:
             for value in _iterable(self._fn(record.value)):  # a generator runs user code
                 collect(value)
-        except OperatorError:  # a failure further down the chain, already named
-            raise
-        except Exception as exc:
+        except Exception as exc:  # downstream OperatorErrors pass through
             self.on_user_error(exc, record)
 
 

@@ -10,10 +10,10 @@ from collections.abc import Callable
 from typing import Any, TypeVar
 
 from operators.base import AbstractUdfStreamOperator
-from streamrt.errors import GraphError, OperatorError
+from streamrt.errors import GraphError
 from streamrt.functions import ProcessFunction, TimerService
 from streamrt.runtime.elements import StreamRecord
-from streamrt.runtime.operator import OperatorContext, operator_failure
+from streamrt.runtime.operator import OperatorContext, raise_operator_failure
 from streamrt.runtime.output_tag import OutputTag
 from streamrt.runtime.outputs.output import Output
 from streamrt.runtime.outputs.timestamped import TimestampedCollector
@@ -129,9 +129,7 @@ class ProcessOperator(AbstractUdfStreamOperator[IN, OUT, Any]):
         self._collector.timestamp = self._ctx.ts = record.timestamp
         try:
             self._process(record.value, self._ctx, self._collector)
-        except OperatorError:  # a failure further down the chain, already named
-            raise
-        except Exception as exc:
+        except Exception as exc:  # downstream OperatorErrors pass through
             self.on_user_error(exc, record)
 
     def _fire(self, timestamp: int) -> None:
@@ -151,7 +149,5 @@ class ProcessOperator(AbstractUdfStreamOperator[IN, OUT, Any]):
         self._ctx.ts = timestamp
         try:  # runs as a task mail, outside any chained call that would name the operator
             self._on_timer(timestamp, self._ctx, self._collector)
-        except OperatorError:
-            raise
         except Exception as exc:
-            raise operator_failure(self.context, exc, " in on_timer") from exc
+            raise_operator_failure(self.context, exc, " in on_timer")

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import Any, NoReturn
 
 from streamrt.errors import OperatorError
 from streamrt.runtime.counters import DISCARDING_COUNTER, Counter
@@ -32,6 +32,7 @@ from streamrt.runtime.operator import (
     OperatorContext,
     StreamOperator,
     operator_failure,
+    raise_operator_failure,
 )
 from streamrt.runtime.outputs.broadcasting import (
     BroadcastingOutputCollector,
@@ -183,10 +184,10 @@ class OperatorChain:
         return self._operators[node_id]
 
     # -- lifecycle ----------------------------------------------------------------------------
-    def _named(self, operator: StreamOperator[Any], exc: Exception, where: str) -> OperatorError:
-        """``exc`` from ``operator``'s lifecycle, named once (house style C14)."""
+    def _raise_named(self, operator: StreamOperator[Any], exc: Exception, where: str) -> NoReturn:
+        """Raise ``exc`` from ``operator``'s lifecycle, named once (house style C14)."""
         node = self.vertex.nodes[self.operators.index(operator)]
-        return operator_failure(self.contexts[node.node_id], exc, where)
+        raise_operator_failure(self.contexts[node.node_id], exc, where)
 
     async def _each(
         self,
@@ -197,10 +198,8 @@ class OperatorChain:
         for operator in operators:
             try:
                 await call(operator)
-            except OperatorError:
-                raise
             except Exception as exc:
-                raise self._named(operator, exc, where) from exc
+                self._raise_named(operator, exc, where)
 
     async def open(self) -> None:
         """Open every operator, tail first."""
@@ -244,13 +243,11 @@ class OperatorChain:
         """Wait for an output to take more; a sink's failure to flush names the sink."""
         try:
             await provider.wait_available()
-        except OperatorError:
-            raise
         except Exception as exc:
             sink: object = provider
             for operator in self.operators:
                 if operator is sink:
-                    raise self._named(operator, exc, " while flushing") from exc
+                    self._raise_named(operator, exc, " while flushing")
             raise
 
     def flush_outputs(self) -> None:

@@ -13,7 +13,6 @@ import logging
 from collections.abc import Sequence
 from typing import Any
 
-from streamrt.errors import OperatorError
 from streamrt.runtime.channel import LocalChannel
 from streamrt.runtime.config import JobConfig
 from streamrt.runtime.counters import WatermarkGauge
@@ -28,7 +27,7 @@ from streamrt.runtime.elements import (
 from streamrt.runtime.external_channel import ExternalChannelPump
 from streamrt.runtime.input_gate import InputGate
 from streamrt.runtime.job_graph import JobVertex
-from streamrt.runtime.operator import operator_failure
+from streamrt.runtime.operator import operator_failure, raise_operator_failure
 from streamrt.runtime.record_writer import RecordWriter
 from streamrt.runtime.status import ExecutionStatus
 from streamrt.runtime.task import StreamTask, TaskListener
@@ -53,19 +52,15 @@ class _HeadInput:
         task = self._task
         try:
             task.chain.head.process_watermark(watermark)
-        except OperatorError:
-            raise
         except Exception as exc:
-            raise operator_failure(task.chain.head_context, exc, " on a watermark") from exc
+            raise_operator_failure(task.chain.head_context, exc, " on a watermark")
 
     def emit_watermark_status(self, status: WatermarkStatus) -> None:
         task = self._task
         try:
             task.chain.head.process_watermark_status(status)
-        except OperatorError:
-            raise
         except Exception as exc:
-            raise operator_failure(task.chain.head_context, exc) from exc
+            raise_operator_failure(task.chain.head_context, exc)
 
 
 class InputTask(StreamTask):
@@ -152,10 +147,8 @@ class InputTask(StreamTask):
                 try:
                     for record in message:
                         process(record)
-                except OperatorError:
-                    raise
                 except Exception as exc:
-                    raise operator_failure(self.chain.head_context, exc) from exc
+                    raise_operator_failure(self.chain.head_context, exc)
             else:
                 await self._handle_control(index, message)
             if timed_flush:
@@ -177,10 +170,8 @@ class InputTask(StreamTask):
         elif kind is LatencyMarker:
             try:
                 self.chain.head.process_latency_marker(message)
-            except OperatorError:
-                raise
             except Exception as exc:
-                raise operator_failure(self.chain.head_context, exc) from exc
+                raise_operator_failure(self.chain.head_context, exc)
         else:  # pragma: no cover - only the runtime writes into channels
             msg = f"unexpected element on channel {index} of {self!r}: {message!r}"
             raise TypeError(msg)

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Protocol, TypeVar, runtime_checkable
+from typing import TYPE_CHECKING, Any, NoReturn, Protocol, TypeVar, runtime_checkable
 
 from streamrt.errors import OperatorError
 from streamrt.runtime.failed_records import ErrorPolicy
@@ -29,6 +29,7 @@ __all__ = [
     "OperatorContext",
     "StreamOperator",
     "operator_failure",
+    "raise_operator_failure",
 ]
 
 IN = TypeVar("IN")
@@ -94,6 +95,18 @@ def operator_failure(context: OperatorContext, exc: Exception, where: str = "") 
     error = OperatorError(context.name, context.subtask_index, context.parallelism, detail)
     error.__cause__ = exc
     return error
+
+
+def raise_operator_failure(context: OperatorContext, exc: Exception, where: str = "") -> NoReturn:
+    """Raise ``exc`` named as a failure of ``context``'s operator, unless already named.
+
+    Every ``except Exception`` around operator code calls this: an ``OperatorError`` from
+    further down the chain passes through unchanged (named once, by the operator that failed);
+    anything else becomes the ``operator_failure`` of this operator.
+    """
+    if isinstance(exc, OperatorError):
+        raise exc
+    raise operator_failure(context, exc, where) from exc
 
 
 class StreamOperator(Input[IN], Protocol[IN]):

@@ -18,7 +18,6 @@ from collections import deque
 from collections.abc import Sequence
 from typing import Any
 
-from streamrt.errors import OperatorError
 from streamrt.runtime.config import JobConfig
 from streamrt.runtime.elements import (
     MAX_WATERMARK,
@@ -29,7 +28,7 @@ from streamrt.runtime.elements import (
     WatermarkStatus,
 )
 from streamrt.runtime.job_graph import JobVertex
-from streamrt.runtime.operator import operator_failure
+from streamrt.runtime.operator import operator_failure, raise_operator_failure
 from streamrt.runtime.record_writer import RecordWriter
 from streamrt.runtime.source_reader import SourceBatch, SourceReader, SourceReaderContext
 from streamrt.runtime.status import ExecutionStatus
@@ -197,10 +196,8 @@ class SourceTask(StreamTask):
             try:
                 for batch in item:
                     self._emit_batch(batch)
-            except OperatorError:
-                raise
             except Exception as exc:
-                raise operator_failure(context, exc) from exc
+                raise_operator_failure(context, exc)
             if timed_flush:
                 self.maybe_flush()
 

@@ -4,6 +4,7 @@ Layout: ``_aiokafka`` (the only module importing aiokafka), ``serde`` (ready-mad
 (de)serializers), ``source``, ``sink``, ``edge`` (a job edge through a topic).
 """
 
+from streamrt.connectors.kafka.record import KafkaRecord
 from streamrt.connectors.kafka.serde import (
     bytes_deserializer,
     bytes_serializer,
@@ -15,7 +16,7 @@ from streamrt.connectors.kafka.serde import (
     string_serializer,
 )
 from streamrt.connectors.kafka.sink import KafkaSink
-from streamrt.connectors.kafka.source import KafkaRecord, KafkaSource
+from streamrt.connectors.kafka.source import KafkaSource
 
 __all__ = [
     "KafkaRecord",

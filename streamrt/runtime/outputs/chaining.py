@@ -11,7 +11,6 @@ from __future__ import annotations
 
 from typing import Any, Generic, TypeVar, final
 
-from streamrt.errors import OperatorError
 from streamrt.runtime.copying import ATOMS, copy_value
 from streamrt.runtime.counters import Counter, WatermarkGauge
 from streamrt.runtime.elements import (
@@ -20,7 +19,7 @@ from streamrt.runtime.elements import (
     Watermark,
     WatermarkStatus,
 )
-from streamrt.runtime.operator import Input, OperatorContext, operator_failure
+from streamrt.runtime.operator import Input, OperatorContext, raise_operator_failure
 from streamrt.runtime.output_tag import OutputTag
 
 __all__ = ["ChainingOutput", "CopyingChainingOutput"]
@@ -68,10 +67,8 @@ class _ChainingBase(Generic[T]):
         self.watermark_gauge.value = watermark.timestamp
         try:
             self._input.process_watermark(watermark)
-        except OperatorError:
-            raise
         except Exception as exc:
-            raise operator_failure(self._target, exc) from exc
+            raise_operator_failure(self._target, exc)
 
     def emit_watermark_status(self, status: WatermarkStatus) -> None:
         """Forward a status only when it changes."""
@@ -80,19 +77,15 @@ class _ChainingBase(Generic[T]):
         self._announced_status = status
         try:
             self._input.process_watermark_status(status)
-        except OperatorError:
-            raise
         except Exception as exc:
-            raise operator_failure(self._target, exc) from exc
+            raise_operator_failure(self._target, exc)
 
     def emit_latency_marker(self, marker: LatencyMarker) -> None:
         """Forward the marker."""
         try:
             self._input.process_latency_marker(marker)
-        except OperatorError:
-            raise
         except Exception as exc:
-            raise operator_failure(self._target, exc) from exc
+            raise_operator_failure(self._target, exc)
 
     def close(self) -> None:
         """Nothing to release: the output owns nothing (Flink, FLINK-20888)."""
@@ -111,10 +104,8 @@ class ChainingOutput(_ChainingBase[T]):
             self._records_in.count += 1
             try:
                 self._process(record)
-            except OperatorError:
-                raise
             except Exception as exc:
-                raise operator_failure(self._target, exc) from exc
+                raise_operator_failure(self._target, exc)
 
     def collect_side(self, tag: OutputTag[Any], record: StreamRecord[Any]) -> None:
         """Count the emit; push only when this edge carries ``tag``."""
@@ -123,10 +114,8 @@ class ChainingOutput(_ChainingBase[T]):
             self._records_in.count += 1
             try:
                 self._process(record)
-            except OperatorError:
-                raise
             except Exception as exc:
-                raise operator_failure(self._target, exc) from exc
+                raise_operator_failure(self._target, exc)
 
 
 @final
@@ -162,10 +151,8 @@ class CopyingChainingOutput(_ChainingBase[T]):
             reuse.timestamp = record.timestamp
             try:
                 self._process(reuse)
-            except OperatorError:
-                raise
             except Exception as exc:
-                raise operator_failure(self._target, exc) from exc
+                raise_operator_failure(self._target, exc)
 
     def collect_side(self, tag: OutputTag[Any], record: StreamRecord[Any]) -> None:
         """Count the emit; copy and push only when this edge carries ``tag``."""
@@ -177,7 +164,5 @@ class CopyingChainingOutput(_ChainingBase[T]):
             reuse.timestamp = record.timestamp
             try:
                 self._process(reuse)
-            except OperatorError:
-                raise
             except Exception as exc:
-                raise operator_failure(self._target, exc) from exc
+                raise_operator_failure(self._target, exc)

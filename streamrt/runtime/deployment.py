@@ -28,7 +28,7 @@ from streamrt.runtime.input_task import InputTask
 from streamrt.runtime.job_graph import JobEdge, JobGraph, JobVertex
 from streamrt.runtime.record_writer import RecordWriter, create_record_writer
 from streamrt.runtime.source_task import SourceTask
-from streamrt.runtime.task import StreamTask, TaskListener
+from streamrt.runtime.task import StreamTask, TaskDeployment, TaskListener
 
 __all__ = ["ChannelPlacement", "Deployment", "deploy"]
 
@@ -202,19 +202,15 @@ class _Deployer:
 
     def task(self, vertex: JobVertex, subtask: int, state: dict[str, Any] | None) -> StreamTask:
         key = (vertex.vertex_id, subtask)
-        writers = self.writers.get(key, {})
-        if vertex.is_source:
-            return SourceTask(
-                vertex, subtask, writers, self.config, self.graph.name, self.listener, state
-            )
-        return InputTask(
+        deployment = TaskDeployment(
             vertex,
             subtask,
-            writers,
+            self.writers.get(key, {}),
             self.config,
             self.graph.name,
             self.listener,
-            self.inputs[key],
             state,
-            pumps=self.pumps.get(key, ()),
         )
+        if vertex.is_source:
+            return SourceTask(deployment)
+        return InputTask(deployment, self.inputs[key], pumps=self.pumps.get(key, ()))

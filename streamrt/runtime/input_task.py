@@ -14,7 +14,6 @@ from collections.abc import Sequence
 from typing import Any
 
 from streamrt.runtime.channel import LocalChannel
-from streamrt.runtime.config import JobConfig
 from streamrt.runtime.counters import WatermarkGauge
 from streamrt.runtime.elements import (
     CheckpointBarrier,
@@ -26,11 +25,9 @@ from streamrt.runtime.elements import (
 )
 from streamrt.runtime.external_channel import ExternalChannelPump
 from streamrt.runtime.input_gate import InputGate
-from streamrt.runtime.job_graph import JobVertex
 from streamrt.runtime.operator import operator_failure, raise_operator_failure
-from streamrt.runtime.record_writer import RecordWriter
 from streamrt.runtime.status import ExecutionStatus
-from streamrt.runtime.task import StreamTask, TaskListener
+from streamrt.runtime.task import StreamTask, TaskDeployment
 from streamrt.runtime.watermark_valve import StatusWatermarkValve
 
 __all__ = ["InputTask"]
@@ -72,18 +69,12 @@ class InputTask(StreamTask):
 
     def __init__(
         self,
-        vertex: JobVertex,
-        subtask_index: int,
-        writers: dict[int, RecordWriter],
-        config: JobConfig,
-        job_name: str,
-        listener: TaskListener,
+        deployment: TaskDeployment,
         channels: Sequence[LocalChannel],
-        restored: dict[str, Any] | None = None,
         *,
         pumps: Sequence[ExternalChannelPump] = (),
     ) -> None:
-        super().__init__(vertex, subtask_index, writers, config, job_name, listener, restored)
+        super().__init__(deployment)
         self.pumps = list(pumps)
         #: pumps whose producers run in another process: this task is a checkpoint entry
         self.remote_pumps = [p for p in self.pumps if p.remote]

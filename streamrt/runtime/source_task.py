@@ -18,7 +18,6 @@ from collections import deque
 from collections.abc import Sequence
 from typing import Any
 
-from streamrt.runtime.config import JobConfig
 from streamrt.runtime.elements import (
     MAX_WATERMARK,
     CheckpointBarrier,
@@ -27,12 +26,10 @@ from streamrt.runtime.elements import (
     Watermark,
     WatermarkStatus,
 )
-from streamrt.runtime.job_graph import JobVertex
 from streamrt.runtime.operator import operator_failure, raise_operator_failure
-from streamrt.runtime.record_writer import RecordWriter
 from streamrt.runtime.source_reader import SourceBatch, SourceReader, SourceReaderContext
 from streamrt.runtime.status import ExecutionStatus
-from streamrt.runtime.task import StreamTask, TaskListener
+from streamrt.runtime.task import StreamTask, TaskDeployment
 from streamrt.runtime.watermark_strategy import WatermarkStrategy
 from streamrt.runtime.watermarks import NoWatermarksGenerator, WatermarkOutputMultiplexer
 
@@ -55,17 +52,9 @@ class SourceTask(StreamTask):
 
     checkpoint_entry = True
 
-    def __init__(
-        self,
-        vertex: JobVertex,
-        subtask_index: int,
-        writers: dict[int, RecordWriter],
-        config: JobConfig,
-        job_name: str,
-        listener: TaskListener,
-        restored: dict[str, Any] | None = None,
-    ) -> None:
-        super().__init__(vertex, subtask_index, writers, config, job_name, listener, restored)
+    def __init__(self, deployment: TaskDeployment) -> None:
+        super().__init__(deployment)
+        vertex, restored = deployment.vertex, deployment.restored
         node = vertex.head
         strategy: WatermarkStrategy = node.watermark_strategy or WatermarkStrategy.no_watermarks()
         self._assigner = strategy.timestamp_assigner
@@ -75,9 +64,9 @@ class SourceTask(StreamTask):
         context = self.chain.head_context
         self.reader: SourceReader[Any] = node.source.create_reader(
             SourceReaderContext(
-                subtask_index,
+                self.subtask_index,
                 vertex.parallelism,
-                job_name,
+                self.job_name,
                 context.name,
                 dict(self.positions),
                 context.metrics.connector,

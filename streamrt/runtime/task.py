@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from dataclasses import dataclass
 from typing import Any, Protocol
 
 from streamrt.errors import OperatorError
@@ -28,7 +29,7 @@ from streamrt.runtime.processing_time import MailboxProcessingTimeService
 from streamrt.runtime.record_writer import RecordWriter
 from streamrt.runtime.status import ExecutionStatus
 
-__all__ = ["StreamTask", "TaskListener"]
+__all__ = ["StreamTask", "TaskDeployment", "TaskListener"]
 
 
 class TaskListener(Protocol):
@@ -45,10 +46,11 @@ class TaskListener(Protocol):
         ...
 
 
-class StreamTask:
-    """Base of the two task kinds.
+@dataclass(frozen=True, slots=True)
+class TaskDeployment:
+    """Everything a task is deployed with (Flink's ``TaskDeploymentDescriptor``).
 
-    Args:
+    Attributes:
         vertex: the chain this task runs one subtask of.
         subtask_index: which subtask.
         writers: one RecordWriter per out-edge of the vertex, by stream edge id.
@@ -58,26 +60,35 @@ class StreamTask:
         restored: this task's state from a checkpoint, or ``None``.
     """
 
+    vertex: JobVertex
+    subtask_index: int
+    writers: dict[int, RecordWriter]
+    config: JobConfig
+    job_name: str
+    listener: TaskListener
+    restored: dict[str, Any] | None = None
+
+
+class StreamTask:
+    """Base of the two task kinds, deployed from a ``TaskDeployment``."""
+
     #: checkpoints enter the job here (Flink's trigger tasks): sources, and tasks fed by an
     #: edge whose producers run in another process
     checkpoint_entry = False
 
-    def __init__(
-        self,
-        vertex: JobVertex,
-        subtask_index: int,
-        writers: dict[int, RecordWriter],
-        config: JobConfig,
-        job_name: str,
-        listener: TaskListener,
-        restored: dict[str, Any] | None = None,
-    ) -> None:
+    def __init__(self, deployment: TaskDeployment) -> None:
+        vertex, subtask_index, writers = (
+            deployment.vertex,
+            deployment.subtask_index,
+            deployment.writers,
+        )
+        config, job_name, restored = deployment.config, deployment.job_name, deployment.restored
         self.vertex = vertex
         self.subtask_index = subtask_index
         self.name = vertex.name
         self.config = config
         self.job_name = job_name
-        self._listener = listener
+        self._listener = deployment.listener
         self.status = ExecutionStatus.CREATED
         self.metrics = TaskMetrics()
         self.mailbox = Mailbox(self.wake)

@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 from typing import Any, Generic, TypeVar
 
-from streamrt.errors import OperatorError
+from streamrt.errors import OperatorError, subtask_display
 from streamrt.functions import Function, RuntimeContext
 from streamrt.runtime.elements import (
     MIN_WATERMARK,
@@ -157,9 +157,9 @@ class AbstractUdfStreamOperator(AbstractStreamOperator[IN, OUT], Generic[IN, OUT
         errors.count += 1
         if worth_logging(errors.count):
             logger.warning(
-                "operator %r (subtask %d) %s record #%d: %s: %s",
+                "operator %r (subtask %s) %s record #%d: %s: %s",
                 context.name,
-                context.subtask_index,
+                subtask_display(context.subtask_index, context.parallelism),
                 "skipped" if policy == "skip" else "diverted",
                 errors.count,
                 type(exc).__name__,

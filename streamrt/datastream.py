@@ -29,6 +29,7 @@ from streamrt.functions import (
 )
 from streamrt.runtime.config import JobConfig, check_max_parallelism, check_parallelism
 from streamrt.runtime.failed_records import ErrorPolicy, check_error_policy
+from streamrt.runtime.key_groups import checked_key_selector
 from streamrt.runtime.operator import StreamOperator
 from streamrt.runtime.output_tag import OutputTag
 from streamrt.runtime.partitioners import (
@@ -181,6 +182,17 @@ class DataStream(_OperatorHandle, Generic[T]):
         ``get_side_output(FAILED_RECORDS)`` (e.g. to send it to a dead-letter topic).
         """
         node = self._operator_node("on_error")
+        if not node.applies_error_policy:
+            msg = (
+                "on_error() applies to operators that call a user function per record (map, "
+                f"flat_map, filter, reduce, process); {node.name!r} does not"
+            )
+            if node.kind is NodeKind.SOURCE:
+                msg += (
+                    " (a KafkaSource takes on_error= or dead_letter_topic= for records it cannot "
+                    "deserialize)"
+                )
+            raise GraphError(msg)
         node.error_policy = check_error_policy(policy, node.name)
         return self
 
@@ -193,6 +205,14 @@ class DataStream(_OperatorHandle, Generic[T]):
         kind: NodeKind = NodeKind.OPERATOR,
         key_selector: Callable[[Any], Any] | None = None,
     ) -> StreamNode:
+        graph = self._env.stream_graph
+        if any(i.node_id not in graph.nodes for i in self._inputs):
+            msg = (
+                f"cannot add {name!r}: this stream belongs to a pipeline that was already "
+                "executed (execute() runs the pipeline and clears it, as Flink does); build "
+                "the pipeline again, from its source, before executing again"
+            )
+            raise GraphError(msg)
         node = self._env.add_node(name, kind, factory, key_selector=key_selector)
         for source in self._inputs:
             self._env.stream_graph.add_edge(
@@ -243,7 +263,7 @@ class DataStream(_OperatorHandle, Generic[T]):
 
     def key_by(self, key_selector: Callable[[T], K] | KeySelector[T, K]) -> KeyedStream[T, K]:
         """Partition by key: equal keys reach the same subtask; state and timers are per key."""
-        selector = function_callable(key_selector, KeySelector, "get_key")
+        selector = checked_key_selector(function_callable(key_selector, KeySelector, "get_key"))
         partitioner = KeyGroupStreamPartitioner(selector)
         inputs = tuple(replace(i, partitioner=partitioner) for i in self._inputs)
         return KeyedStream(self._env, inputs, selector)
@@ -277,10 +297,13 @@ class DataStream(_OperatorHandle, Generic[T]):
             )
             raise GraphError(msg)
         interval = self._env.config.auto_watermark_interval_ms
-        return self._transform(
+        node = self._connect(
             "Timestamps/Watermarks",
             lambda: ops.TimestampsAndWatermarksOperator(watermark_strategy, interval),
+            key_selector=self._key_selector(),
         )
+        node.applies_error_policy = False  # a failing timestamp assigner fails the job
+        return DataStream(self._env, (_Input(node.node_id),), node)
 
     # -- partitioning --------------------------------------------------------------------------
     def _partition(self, partitioner: StreamPartitioner) -> DataStream[T]:
@@ -361,9 +384,13 @@ class DataStream(_OperatorHandle, Generic[T]):
         )
         return DataStreamSink(self._env, node)
 
-    def print(self, prefix: str = "") -> DataStreamSink[T]:
-        """Print every value to standard output (``"n> "`` prefixes when parallel)."""
-        return self.sink_to(PrintSink(prefix)).name("Print to Std. Out")
+    def print(self, sink_identifier: str = "") -> DataStreamSink[T]:
+        """Print every value to standard output, as PyFlink does.
+
+        Lines are prefixed ``"id> "`` with an identifier, ``"id:2> "`` when parallel too,
+        ``"2> "`` when parallel without one (the subtask's display number).
+        """
+        return self.sink_to(PrintSink(sink_identifier)).name("Print to Std. Out")
 
     def execute_and_collect(self, job_name: str = "collect") -> list[T]:
         """Run the job (which must be bounded) and return the values of this stream."""

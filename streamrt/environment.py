@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Awaitable, Callable, Iterable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Iterator, Sequence
+from contextvars import ContextVar
 from dataclasses import replace
 from typing import Any, TypeVar
 
@@ -34,6 +35,9 @@ R = TypeVar("R")
 
 
 _DEFAULTS = JobConfig()
+_prepared: ContextVar[StreamExecutionEnvironment | None] = ContextVar(
+    "streamrt_prepared_environment", default=None
+)
 
 
 class StreamExecutionEnvironment:
@@ -84,6 +88,25 @@ class StreamExecutionEnvironment:
         self.stream_graph = StreamGraph()
         self._next_id = 1
         self.last_job: Job | None = None
+        #: how ``execute()`` runs a job; ``None``: in a new event loop, here. ``streamrt run``
+        #: installs its own, so a builder's ``env.execute()`` runs the job as the service.
+        self.executor: Callable[[StreamExecutionEnvironment, str], JobExecutionResult] | None = None
+
+    @classmethod
+    def get_execution_environment(cls) -> StreamExecutionEnvironment:
+        """PyFlink's entry point: the environment ``streamrt run`` prepared, else a new one."""
+        prepared = _prepared.get()
+        return prepared if prepared is not None else cls()
+
+    @staticmethod
+    @contextlib.contextmanager
+    def prepared(env: StreamExecutionEnvironment) -> Iterator[None]:
+        """Make ``get_execution_environment()`` return ``env`` inside the block (the CLI's)."""
+        token = _prepared.set(env)
+        try:
+            yield
+        finally:
+            _prepared.reset(token)
 
     # -- configuration ---------------------------------------------------------------------------
     @property
@@ -133,6 +156,7 @@ class StreamExecutionEnvironment:
             key_selector=key_selector,
             source=source,
             watermark_strategy=watermark_strategy,
+            applies_error_policy=kind is NodeKind.OPERATOR,
         )
         self._next_id += 1
         return self.stream_graph.add_node(node)
@@ -169,7 +193,18 @@ class StreamExecutionEnvironment:
 
     # -- running ----------------------------------------------------------------------------------
     def get_job_graph(self, job_name: str = "streamrt job") -> JobGraph:
-        """The chained job graph of the pipeline built so far (the pipeline is kept)."""
+        """The chained job graph of the pipeline built so far (the pipeline is kept).
+
+        Raises:
+            GraphError: the pipeline is invalid, or empty because it was executed already.
+        """
+        if not self.stream_graph.nodes and self.last_job is not None:
+            msg = (
+                f"this environment's pipeline was already executed (job "
+                f"{self.last_job.name!r}); execute() runs the pipeline and clears it, as Flink "
+                "does: build the pipeline again before executing again"
+            )
+            raise GraphError(msg)
         config = self.config
         return create_job_graph(
             self.stream_graph,
@@ -214,7 +249,10 @@ class StreamExecutionEnvironment:
         """Run the pipeline until it finishes, in a new event loop (uvloop when installed).
 
         Ctrl-C cancels every task, closes every operator, and raises ``KeyboardInterrupt``.
+        Under ``streamrt run`` the job runs as that service (metrics endpoints, SIGTERM).
         """
+        if self.executor is not None:
+            return self.executor(self, job_name)
         return run_event_loop(lambda: self.execute_async(job_name))
 
     def get_execution_plan(self, job_name: str = "streamrt job", fmt: str = "text") -> str:

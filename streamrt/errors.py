@@ -15,6 +15,10 @@
 
 Each error carries its data in fields as well as in the message, so callers can branch on
 them without parsing text. The original exception is always kept as ``__cause__``.
+
+Subtasks are numbered as in Flink: the index is 0-based wherever it is data (``subtask``
+fields, ``FailedRecord.subtask``, metric labels); messages and logs show the display form
+``index+1/parallelism`` (``subtask 1/4`` is index 0), built by ``subtask_display``.
 """
 
 from __future__ import annotations
@@ -58,7 +62,8 @@ class OperatorError(StreamrtError):
         self.subtask = subtask
         self.parallelism = parallelism
         super().__init__(
-            f"operator {operator!r} (subtask {subtask + 1}/{parallelism}) failed: {detail}"
+            f"operator {operator!r} (subtask {subtask_display(subtask, parallelism)}) failed: "
+            f"{detail}"
         )
 
 
@@ -88,3 +93,8 @@ class ChannelClosedError(StreamrtError):
 
 class JobCancelledError(StreamrtError):
     """The job was cancelled (``Job.cancel()``, Ctrl-C) before it finished."""
+
+
+def subtask_display(index: int, parallelism: int) -> str:
+    """How messages and logs show subtask ``index`` (0-based) of ``parallelism``: ``"1/4"``."""
+    return f"{index + 1}/{parallelism}"

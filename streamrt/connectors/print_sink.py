@@ -1,7 +1,9 @@
 """Writes records to standard output (Flink's ``PrintSink``).
 
-With parallelism > 1 each line is prefixed with the subtask number, as Flink does
-(``"2> value"``). Lines go through the stream's own buffer; ``flush`` flushes it.
+Each line is prefixed as Flink's ``PrintSinkOutputWriter`` does: ``"id> value"`` with an
+identifier, ``"id:2> value"`` with an identifier at parallelism > 1 (the subtask's display
+number), ``"2> value"`` without one at parallelism > 1, nothing otherwise. Lines go through the
+stream's own buffer; ``flush`` flushes it.
 """
 
 from __future__ import annotations
@@ -18,18 +20,19 @@ class PrintSink:
     """Prints each value with ``str()``.
 
     Args:
-        prefix: written before each line (before the subtask number).
+        identifier: names the sink in each line's prefix (PyFlink's ``sink_identifier``).
         stream: where to write; standard output by default (looked up when the job starts).
     """
 
-    def __init__(self, prefix: str = "", stream: TextIO | None = None) -> None:
-        self.prefix = prefix
+    def __init__(self, identifier: str = "", stream: TextIO | None = None) -> None:
+        self.identifier = identifier
         self.stream = stream
 
     def create_writer(self, context: SinkWriterContext) -> _PrintWriter:
         """A writer for one subtask."""
-        lead = self.prefix + (f"{context.subtask_index + 1}> " if context.parallelism > 1 else "")
-        return _PrintWriter(lead, self.stream or sys.stdout)
+        number = str(context.subtask_index + 1) if context.parallelism > 1 else ""
+        lead = ":".join(part for part in (self.identifier, number) if part)
+        return _PrintWriter(f"{lead}> " if lead else "", self.stream or sys.stdout)
 
 
 class _PrintWriter(SinkWriterBase):

@@ -16,6 +16,7 @@ from __future__ import annotations
 import dataclasses
 import enum
 import zlib
+from collections.abc import Callable
 from typing import Any, Final
 
 from streamrt.errors import RecordError
@@ -24,6 +25,7 @@ from streamrt.runtime.config import UPPER_BOUND_MAX_PARALLELISM, check_max_paral
 __all__ = [
     "DEFAULT_MAX_PARALLELISM",
     "KeyGroupAssigner",
+    "checked_key_selector",
     "compute_default_max_parallelism",
     "key_group_range",
     "operator_index_for_key_group",
@@ -118,13 +120,40 @@ class KeyGroupAssigner:
         except KeyError:
             pass
         except TypeError:
-            msg = (
-                f"key {key!r} of type {type(key).__qualname__} is not hashable; keyed state "
-                "needs hashable keys (return a tuple or a frozen dataclass from key_by)"
-            )
-            raise RecordError(msg) from None
+            raise _unhashable(key) from None
         group = _murmur_fmix32(stable_hash(key)) % self.max_parallelism
         if len(self._cache) >= self._CACHE_LIMIT:
             self._cache.clear()
         self._cache[key] = group
         return group
+
+
+def _unhashable(key: Any) -> RecordError:
+    msg = (
+        f"key {key!r:.200} of type {type(key).__qualname__} is not hashable; keyed state "
+        "needs hashable keys (return a tuple or a frozen dataclass from key_by)"
+    )
+    return RecordError(msg)
+
+
+#: key types that are always hashable: no check needed
+_HASHABLE_TYPES: Final = frozenset({str, int, bytes, float, bool, type(None)})
+
+
+def checked_key_selector(selector: Callable[[Any], Any]) -> Callable[[Any], Any]:
+    """``selector`` that refuses an unhashable key with a ``RecordError`` saying so.
+
+    Applied once, where ``key_by`` takes the selector, so every use of the key (partitioning at
+    any parallelism, keyed state, timers) sees the same precise error.
+    """
+
+    def key_of(value: Any) -> Any:
+        key = selector(value)
+        if type(key) not in _HASHABLE_TYPES:
+            try:
+                hash(key)
+            except TypeError:
+                raise _unhashable(key) from None
+        return key
+
+    return key_of

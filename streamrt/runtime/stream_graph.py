@@ -54,6 +54,8 @@ class StreamNode:
         uid: an optional stable id for state (defaults to the node id).
         error_policy: what a failing user function does: ``"fail"``, ``"skip"``,
             ``"side_output"`` (see ``failed_records``).
+        applies_error_policy: whether the operator calls a user function per record and so
+            applies ``error_policy`` (sources, sinks and the watermark assigner do not).
         in_edges / out_edges: edges in creation order.
     """
 
@@ -69,6 +71,7 @@ class StreamNode:
     watermark_strategy: Any = None
     uid: str | None = None
     error_policy: ErrorPolicy = "fail"
+    applies_error_policy: bool = True
     in_edges: list[StreamEdge] = field(default_factory=list)
     out_edges: list[StreamEdge] = field(default_factory=list)
 

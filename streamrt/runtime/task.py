@@ -16,7 +16,7 @@ import time
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from streamrt.errors import OperatorError
+from streamrt.errors import OperatorError, subtask_display
 from streamrt.runtime.chain import OperatorChain
 from streamrt.runtime.config import JobConfig
 from streamrt.runtime.counters import Counter
@@ -127,7 +127,7 @@ class StreamTask:
         return sum(c.count for c in self.edge_counters.values())
 
     def __repr__(self) -> str:
-        where = f"{self.subtask_index + 1}/{self.vertex.parallelism}"
+        where = subtask_display(self.subtask_index, self.vertex.parallelism)
         return f"<{type(self).__name__} {self.name!r} {where}>"
 
     # -- waiting ------------------------------------------------------------------------------

@@ -31,6 +31,7 @@ __all__ = [
     "ProducerBatch",
     "connector_error",
     "default_partition",
+    "describe",
 ]
 
 logger = logging.getLogger(__name__)
@@ -54,10 +55,22 @@ class Message(Protocol):
     headers: Sequence[tuple[str, bytes]]
 
 
+def describe(exc: BaseException) -> str:
+    """``"Type: message"`` for an exception, without repeating what aiokafka already says.
+
+    aiokafka's errors put their own class name in ``str()`` (``"KafkaConnectionError: ..."``,
+    ``"[Error 3] UnknownTopicOrPartitionError"``); other exceptions do not.
+    """
+    name, text = type(exc).__name__, str(exc)
+    if not text:
+        return name
+    return text if name in text else f"{name}: {text}"
+
+
 def connector_error(what: str, exc: BaseException) -> ConnectorError:
     """``ConnectorError`` for a failed Kafka call, keeping ``retriable`` and the cause."""
     retriable = bool(getattr(exc, "retriable", False))
-    error = ConnectorError(f"{what}: {type(exc).__name__}: {exc}", retriable=retriable)
+    error = ConnectorError(f"{what}: {describe(exc)}", retriable=retriable)
     error.__cause__ = exc
     return error
 
@@ -94,8 +107,8 @@ async def _start_with_retry(
     elapsed = time.monotonic() - began
     msg = (
         f"cannot reach Kafka at {bootstrap_servers!r} for {what} after {attempts} attempts in "
-        f"{elapsed:.1f} s ({type(last).__name__}: {last}); check bootstrap_servers and that the "
-        "broker is running"
+        f"{elapsed:.1f} s ({describe(last) if last else 'no answer'}); check bootstrap_servers "
+        "and that the broker is running"
     )
     error = ConnectorError(msg, retriable=True)
     error.__cause__ = last

@@ -31,7 +31,14 @@ import random
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
-from streamrt.connectors.kafka._aiokafka import Admin, Consumer, Message, Producer, ProducerBatch
+from streamrt.connectors.kafka._aiokafka import (
+    Admin,
+    Consumer,
+    Message,
+    Producer,
+    ProducerBatch,
+    describe,
+)
 from streamrt.connectors.kafka.serde import pickle_deserializer, pickle_serializer
 from streamrt.errors import ConfigError, ConnectorError
 from streamrt.runtime.channel import LocalChannel
@@ -275,7 +282,7 @@ class KafkaEdgeWriter(RecordWriter):
             if error is not None:
                 msg = (
                     f"sending {count} messages of edge {self._context.edge_name!r} to topic "
-                    f"{self._topic!r} partition {partition} failed: {type(error).__name__}: {error}"
+                    f"{self._topic!r} partition {partition} failed: {describe(error)}"
                 )
                 raise ConnectorError(msg) from error
 

@@ -22,7 +22,12 @@ import logging
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, Generic, Literal, TypeVar
 
-from streamrt.connectors.kafka._aiokafka import Producer, ProducerBatch, default_partition
+from streamrt.connectors.kafka._aiokafka import (
+    Producer,
+    ProducerBatch,
+    default_partition,
+    describe,
+)
 from streamrt.connectors.kafka.serde import bytes_serializer
 from streamrt.errors import ConfigError, ConnectorError
 from streamrt.runtime.sink_writer import SinkWriterContext
@@ -304,7 +309,7 @@ class KafkaSinkWriter(Generic[T]):
             error, topic, partition, count = failure
             msg = (
                 f"sending {count} records to topic {topic!r} partition {partition} failed: "
-                f"{type(error).__name__}: {error}"
+                f"{describe(error)}"
             )
             raise ConnectorError(msg, retriable=bool(getattr(error, "retriable", False))) from error
 

@@ -185,25 +185,32 @@ class Consumer(_Client):
             ),
         )
 
-    async def _topics(self) -> set[str]:
-        """Every topic's name (and fresh metadata for all of them)."""
+    async def _cluster(self) -> Any:
+        """Fresh metadata of every topic (a request naming no topic: creates none)."""
         try:
-            topics: set[str] = await self._client.topics()
+            return await self._client._client.fetch_all_metadata()  # noqa: SLF001
         except KafkaError as exc:
             msg = f"listing topics at {self.bootstrap_servers}"
             raise connector_error(msg, exc) from exc
+
+    async def topics(self) -> set[str]:
+        """Every topic's name; creates none."""
+        topics: set[str] = (await self._cluster()).topics()
         return topics
 
     async def partitions_of(self, topic: str) -> list[int]:
-        """The partitions of ``topic`` (sorted); empty if the topic does not exist."""
-        await self._topics()  # refreshes metadata
-        found = self._client.partitions_for_topic(topic)
+        """The partitions of ``topic`` (sorted); empty if it does not exist (or has none yet).
+
+        Read from fresh metadata: the consumer's own cache knows a topic created after it
+        started only once its metadata ages out.
+        """
+        found = (await self._cluster()).partitions_for_topic(topic)
         return sorted(found) if found else []
 
     async def topics_matching(self, pattern: str) -> list[str]:
         """Every topic whose name matches ``pattern`` (a regular expression, fully)."""
         regex = re.compile(pattern)
-        return sorted(t for t in await self._topics() if regex.fullmatch(t))
+        return sorted(t for t in await self.topics() if regex.fullmatch(t))
 
     def assign(self, partitions: Iterable[Partition]) -> None:
         """Read exactly these partitions (no group rebalancing)."""

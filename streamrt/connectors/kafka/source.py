@@ -67,6 +67,9 @@ class KafkaSource(Generic[T]):
         fetch_timeout_ms: how long one fetch waits for data.
         connect_attempts: tries to reach the brokers at start (backoff 0.25 s doubling) before
             the job fails with an error naming them.
+        wait_for_topics: when a topic in ``topics`` does not exist at start, wait for it to be
+            created (checking every second; the job is not ready meanwhile) instead of failing.
+            Either way the source never creates a topic.
 
     Raises:
         ConfigError: contradictory or missing settings (checked here, before the job runs).
@@ -90,6 +93,7 @@ class KafkaSource(Generic[T]):
     max_batch_records: int = 2_000
     fetch_timeout_ms: int = 100
     connect_attempts: int = 5
+    wait_for_topics: bool = False
 
     def __post_init__(self) -> None:
         _check_where_to_read(

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 from streamrt.connectors.kafka._aiokafka import Consumer, Message, Partition
@@ -31,6 +31,9 @@ __all__ = ["KafkaSourceReader"]
 logger = logging.getLogger(__name__)
 
 T = TypeVar("T")
+
+#: how often a source told to wait for its topics checks for them
+_TOPIC_POLL_S = 1.0
 
 
 class KafkaSourceReader(Generic[T]):
@@ -84,6 +87,8 @@ class KafkaSourceReader(Generic[T]):
         if self._dead_letters is not None:
             await self._dead_letters.start(attempts)
         source = self._source
+        if source.topics is not None:
+            await self._require_topics(source.topics)
         if source.mode == "group":
             self._consumer.subscribe(
                 topics=source.topics,
@@ -95,6 +100,38 @@ class KafkaSourceReader(Generic[T]):
         mine = await self._my_partitions()
         self._consumer.assign(mine)
         await self._on_assigned(mine)
+
+    async def _require_topics(self, topics: Sequence[str]) -> None:
+        """Refuse (or, with ``wait_for_topics``, wait for) topics that do not exist.
+
+        Checked by listing topics, which creates none: a subscription or a metadata request
+        naming a missing topic would make a broker with auto-creation create it, with its
+        default partition count, as a side effect of reading.
+        """
+        source = self._source
+        logged = False
+        while True:
+            # a topic just created can be listed before its partitions are: wait for those
+            missing = [t for t in sorted(set(topics)) if not await self._consumer.partitions_of(t)]
+            if not missing:
+                return
+            if not source.wait_for_topics:
+                names = ", ".join(map(repr, missing))
+                what, exist, it = (
+                    ("topic", "does not exist", "it")
+                    if len(missing) == 1
+                    else ("topics", "do not exist", "them")
+                )
+                msg = (
+                    f"{what} {names} {exist} at {source.bootstrap_servers}; create {it} (with "
+                    "the partition count you need) before starting the job, or pass "
+                    "wait_for_topics=True to wait for it"
+                )
+                raise ConnectorError(msg)
+            if not logged:
+                logger.warning("waiting for topics %s to be created", ", ".join(missing))
+                logged = True
+            await asyncio.sleep(_TOPIC_POLL_S)
 
     async def _my_partitions(self) -> list[Partition]:
         source = self._source
@@ -108,12 +145,6 @@ class KafkaSourceReader(Generic[T]):
             candidates = []
             for topic in topics:
                 found = await self._consumer.partitions_of(topic)
-                if not found:
-                    msg = (
-                        f"topic {topic!r} does not exist at {source.bootstrap_servers}; create "
-                        "it (with the partition count you need) before starting the job"
-                    )
-                    raise ConnectorError(msg)
                 candidates.extend((topic, p) for p in found)
         index, parallelism = self._context.subtask_index, self._context.parallelism
         return [p for i, p in enumerate(candidates) if i % parallelism == index]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import socket
 import subprocess
 import sys
 import textwrap
@@ -121,3 +122,99 @@ def test_a_failing_job_exits_non_zero_with_the_operator_named(tmp_path: Path) ->
     assert "operator 'invert' (subtask 1/1) failed: ZeroDivisionError: integer division" in (
         done.stderr
     )
+
+
+def _run_cli(tmp_path: Path, job_source: str, *args: str) -> subprocess.CompletedProcess[str]:
+    """``streamrt <args>`` in a subprocess, with ``job.py`` holding ``job_source``."""
+    (tmp_path / "job.py").write_text(textwrap.dedent(job_source))
+    return subprocess.run(
+        [sys.executable, "-m", "streamrt.cli", *args],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={"PYTHONPATH": str(ROOT), "PATH": ""},
+        check=False,
+    )
+
+
+def _last_line(stderr: str) -> str:
+    return stderr.strip().splitlines()[-1]
+
+
+def test_a_builder_with_the_wrong_signature_is_one_line(tmp_path: Path) -> None:
+    done = _run_cli(tmp_path, "def build(env, extra):\n    pass\n", "run", "job:build")
+    assert done.returncode == 1
+    assert "Traceback" not in done.stderr
+    assert _last_line(done.stderr) == (
+        "streamrt: builder 'job:build' must take one argument, the StreamExecutionEnvironment "
+        "(or none, and call StreamExecutionEnvironment.get_execution_environment()); its "
+        "signature is (env, extra)"
+    )
+
+
+def test_a_builder_that_raises_is_one_line_and_verbose_shows_the_traceback(
+    tmp_path: Path,
+) -> None:
+    source = "def build(env):\n    raise ValueError('no config file')\n"
+    done = _run_cli(tmp_path, source, "run", "job:build", "--no-metrics")
+    assert done.returncode == 1
+    assert "Traceback" not in done.stderr
+    assert _last_line(done.stderr) == (
+        "streamrt: building the job with 'job:build' failed: ValueError: no config file"
+    )
+    verbose = _run_cli(tmp_path, source, "run", "job:build", "--no-metrics", "--verbose")
+    assert verbose.returncode == 1
+    assert "Traceback" in verbose.stderr
+    assert "raise ValueError('no config file')" in verbose.stderr
+
+
+def test_a_metrics_port_in_use_is_one_line(tmp_path: Path) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        done = _run_cli(
+            tmp_path,
+            "def build(env):\n    env.from_collection([1]).print()\n",
+            "run",
+            "job:build",
+            "--metrics-host",
+            "127.0.0.1",
+            "--metrics-port",
+            str(port),
+        )
+    assert done.returncode == 1
+    assert "Traceback" not in done.stderr
+    line = _last_line(done.stderr)
+    assert line.startswith(f"streamrt: cannot serve metrics on 127.0.0.1:{port}: ")
+    assert line.endswith(
+        "; choose another --metrics-port (0 picks a free one) or pass --no-metrics"
+    )
+
+
+def test_a_builder_that_calls_execute_runs_once_as_the_service(tmp_path: Path) -> None:
+    # the PyFlink habit: the job file builds and executes; under `streamrt run` that execute()
+    # runs the job as the service, and run does not run it a second time
+    source = """
+        from streamrt import StreamExecutionEnvironment
+
+        def main():
+            env = StreamExecutionEnvironment.get_execution_environment()
+            env.from_collection([1, 2, 3]).map(lambda v: v * 10).print()
+            env.execute("tens")
+        """
+    done = _run_cli(tmp_path, source, "run", "job:main", "--metrics-port", "0")
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == ["10", "20", "30"]
+    assert "streamrt: metrics at http://127.0.0.1:" in done.stderr
+    assert done.stderr.count("streamrt: job 'tens' finished in") == 1
+
+
+def test_get_execution_environment_outside_the_cli_is_a_new_environment() -> None:
+    from streamrt import StreamExecutionEnvironment
+
+    first = StreamExecutionEnvironment.get_execution_environment()
+    assert first is not StreamExecutionEnvironment.get_execution_environment()
+    with StreamExecutionEnvironment.prepared(first):
+        assert StreamExecutionEnvironment.get_execution_environment() is first

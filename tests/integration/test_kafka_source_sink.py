@@ -442,7 +442,8 @@ async def test_a_send_error_fails_the_job_naming_topic_and_partition(kafka: Kafk
         await bounded(env.execute_async("send error"))
     message = str(info.value)
     assert "operator 'too big' (subtask 1/1) failed: ConnectorError" in message
-    assert f"records to topic '{topic}' partition 0 failed: [Error 10] MessageSizeTooLargeError" in message
+    expected = f"records to topic '{topic}' partition 0 failed: [Error 10] MessageSizeTooLargeError"
+    assert expected in message
 
 
 async def test_topic_pattern_and_a_topic_chosen_per_record(kafka: Kafka) -> None:

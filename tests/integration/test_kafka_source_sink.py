@@ -223,9 +223,11 @@ async def test_starting_offsets(kafka: Kafka) -> None:
     assert await read(starting_offsets=BASE_TS + 99_000) == []
     assert await read(starting_offsets="latest") == []
     group = f"g-{topic}"
+    fresh = f"fresh-{topic}"  # a group that never committed, told to start at the end
+    assert await read(group_id=fresh, starting_offsets="committed", offset_reset="latest") == []
     assert await read(group_id=group, starting_offsets="committed") == list(
         range(10)
-    )  # none: earliest
+    )  # none committed: offset_reset's default, earliest
     assert (await kafka.committed(topic, group)) == {0: 10}  # committed on the clean finish
     await kafka.produce(topic, [(None, b"10"), (None, b"11")])
     assert await read(group_id=group) == [10, 11]  # resumes where the group left
@@ -242,9 +244,9 @@ async def test_latest_reads_only_what_is_written_after_start(kafka: Kafka) -> No
     job = env.create_job("latest")
     running = asyncio.create_task(job.run())
     try:
-        await wait_until(
-            lambda: source_metric(job, "kafka_source_assigned_partitions") == [2], what="assignment"
-        )
+        # ready = the reader has started, which fixes "latest" to the end offsets as of then
+        await wait_until(lambda: job.readiness()[0], what="the source to start")
+        assert source_metric(job, "kafka_source_assigned_partitions") == [2]
         await kafka.produce(topic, [(None, b"new")] * 5)
         await sink.wait_for(5)
     finally:
@@ -535,3 +537,29 @@ async def test_full_producer_batches_roll_over_without_losing_records(
         c.value for c in result.statistics.connectors if c.name == "kafka_sink_records_sent_total"
     ]
     assert sent == [600]
+
+
+async def test_the_sink_stamps_event_or_processing_time(kafka: Kafka) -> None:
+    topic = await kafka.create_topic(1)
+    env = StreamExecutionEnvironment()
+    stamped = env.from_collection([1, 2]).assign_timestamps_and_watermarks(
+        WatermarkStrategy.for_monotonous_timestamps().with_timestamp_assigner(
+            lambda v, _: BASE_TS + v
+        )
+    )
+    stamped.map(lambda v: b"event").sink_to(
+        KafkaSink(bootstrap_servers=kafka.bootstrap, topic=topic)
+    )
+    stamped.map(lambda v: b"processing").sink_to(
+        KafkaSink(bootstrap_servers=kafka.bootstrap, topic=topic, timestamp="processing")
+    )
+    before = int(time.time() * 1000)
+    await bounded(env.execute_async("stamps"))
+    after = int(time.time() * 1000)
+    got = await kafka.consume(topic, 4)
+    assert sorted(m.timestamp for m in got if m.value == b"event") == [BASE_TS + 1, BASE_TS + 2]
+    processing = [m.timestamp for m in got if m.value == b"processing"]
+    assert len(processing) == 2
+    assert all(before <= ts <= after for ts in processing)
+    with pytest.raises(ConfigError, match="timestamp must be 'event' or 'processing'; got 'none'"):
+        KafkaSink(bootstrap_servers="x:1", topic="t", timestamp="none")  # type: ignore[arg-type]

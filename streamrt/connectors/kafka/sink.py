@@ -54,7 +54,12 @@ class KafkaSink(Generic[T]):
         partitioner: ``fn(key_bytes, partitions) -> partition``; Kafka's default otherwise.
         delivery: ``"at-least-once"`` (wait for acknowledgements at every checkpoint and at end
             of input) or ``"none"`` (do not wait at checkpoints; failures still fail the job).
-        use_record_timestamp: give each Kafka record the stream record's timestamp.
+        timestamp: the Kafka timestamp of each record: ``"event"`` (default, Flink's): the
+            stream record's event timestamp; ``"processing"``: the time the sink sends it.
+            Kafka records always carry a timestamp, and time-based retention
+            (``retention.ms``) counts from it: with old or synthetic event times a broker can
+            delete the output at once; use ``"processing"`` then (a record without an event
+            timestamp gets the processing time either way).
         producer_settings: extra aiokafka producer settings (``linger_ms``, ``compression_type``).
         security: settings for the producer (``security_protocol``, ``sasl_*``, ``ssl_context``).
         max_buffered_records: pending records after which the task flushes before reading on.
@@ -75,7 +80,7 @@ class KafkaSink(Generic[T]):
         headers: Headers | Callable[[T], Headers] | None = None,
         partitioner: Callable[[bytes | None, Sequence[int]], int] | None = None,
         delivery: Delivery = "at-least-once",
-        use_record_timestamp: bool = True,
+        timestamp: Literal["event", "processing"] = "event",
         producer_settings: Mapping[str, Any] | None = None,
         security: Mapping[str, Any] | None = None,
         max_buffered_records: int = 10_000,
@@ -107,7 +112,10 @@ class KafkaSink(Generic[T]):
         self.headers = headers
         self.partitioner = partitioner
         self.delivery: Delivery = delivery
-        self.use_record_timestamp = use_record_timestamp
+        if timestamp not in ("event", "processing"):
+            msg = f"timestamp must be 'event' or 'processing'; got {timestamp!r}"
+            raise ConfigError(msg)
+        self.timestamp = timestamp
         self.producer_settings = {**dict(security or {}), **dict(producer_settings or {})}
         self.max_buffered_records = max_buffered_records
         self.connect_attempts = max(1, connect_attempts)
@@ -195,7 +203,7 @@ class KafkaSinkWriter(Generic[T]):
         key_of = sink.key_selector
         headers_of = sink.headers if callable(sink.headers) else None
         static_headers = None if callable(sink.headers) else sink.headers
-        with_time = sink.use_record_timestamp
+        with_time = sink.timestamp == "event"
         batches: dict[tuple[str, int], ProducerBatch] = {}
         known = self._partitions
         for value, timestamp in pending:
@@ -237,7 +245,7 @@ class KafkaSinkWriter(Generic[T]):
         if partitions is None:
             partitions = self._partitions[topic] = await self._producer.partitions_for(topic)
         serialize = self._sink.value_serializer
-        with_time = self._sink.use_record_timestamp
+        with_time = self._sink.timestamp == "event"
         partition = default_partition(None, partitions)
         batch = self._producer.create_batch()
         append = batch.append

@@ -48,9 +48,13 @@ class KafkaSource(Generic[T]):
             ``group_id`` is given and neither ``partitions`` nor ``bounded``, else assigned.
         partitions: explicit ``(topic, partition)`` pairs to read (assigned mode).
         starting_offsets: where a partition starts the first time this job reads it:
-            ``"earliest"``, ``"latest"``, ``"committed"`` (the group's committed offset, else
-            earliest), or a timestamp in epoch ms (the first record at or after it). Default:
-            committed with a group, else earliest. A restore from a checkpoint overrides it.
+            ``"earliest"``, ``"latest"``, ``"committed"`` (the group's committed offset; a
+            partition the group never committed starts by ``offset_reset``), or a timestamp in
+            epoch ms (the first record at or after it; a partition without one starts at its
+            end). Default: committed with a group, else earliest. A restore from a checkpoint
+            overrides it.
+        offset_reset: where ``"committed"`` starts a partition without a committed offset:
+            ``"earliest"`` (default) or ``"latest"`` (Flink's ``OffsetResetStrategy``).
         bounded: stop at the end offsets seen when each partition is first assigned (backfills,
             tests); the job then finishes by itself. Needs assigned mode.
         value_deserializer / key_deserializer: ``bytes -> value``; raw bytes by default.
@@ -82,6 +86,7 @@ class KafkaSource(Generic[T]):
     mode: Mode | None = None
     partitions: Sequence[Partition] | None = None
     starting_offsets: StartingOffsets | None = None
+    offset_reset: Literal["earliest", "latest"] = "earliest"
     bounded: bool = False
     value_deserializer: Callable[[bytes], Any] = bytes_deserializer
     key_deserializer: Callable[[bytes], Any] = bytes_deserializer
@@ -114,6 +119,9 @@ class KafkaSource(Generic[T]):
             "security": dict(self.security or {}),
             "connect_attempts": max(1, self.connect_attempts),
         }
+        if self.offset_reset not in ("earliest", "latest"):
+            msg = f"offset_reset must be 'earliest' or 'latest'; got {self.offset_reset!r}"
+            raise ConfigError(msg)
         if self.max_batch_records < 1:
             msg = f"max_batch_records must be >= 1; got {self.max_batch_records}"
             raise ConfigError(msg)

@@ -181,9 +181,15 @@ class KafkaSourceReader(Generic[T]):
             await consumer.seek_to_beginning(partitions)
         elif start == "latest":
             await consumer.seek_to_end(partitions)
+            for partition in partitions:  # resolve now: "latest" means as of the start
+                await consumer.position(partition)
         elif start == "committed":
+            # the others resume where the group left off
             unset = [p for p in partitions if await consumer.committed(p) is None]
-            await consumer.seek_to_beginning(unset)  # the others resume where the group left
+            if self._source.offset_reset == "earliest":
+                await consumer.seek_to_beginning(unset)
+            else:
+                await consumer.seek_to_end(unset)
         else:
             assert start is not None  # KafkaSource resolved the default
             found = await consumer.offsets_for_times(partitions, int(start))

@@ -6,6 +6,7 @@ state and timers) and fires ``on_timer``; elsewhere, registering a timer is an e
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Callable
 from typing import Any, TypeVar
 
@@ -98,16 +99,45 @@ class _Context:
         return backend.current_key
 
 
+def collector_form(method: Callable[..., Any]) -> ProcessCallable:
+    """``method`` as ``(first, ctx, out)``, whichever of the two forms it is written in.
+
+    Ours (canonical): ``process_element(value, ctx, out)`` emitting with ``out.collect(v)``.
+    PyFlink's: ``process_element(value, ctx)`` that yields (or returns an iterable of) values,
+    and ``(output_tag, value)`` pairs for side outputs; likewise ``on_timer(timestamp, ctx)``.
+    The form is decided here, once, from the signature, so a record pays nothing for the check.
+    """
+    try:
+        parameters = inspect.signature(method).parameters.values()
+    except (TypeError, ValueError):  # no signature to read: the canonical form
+        return method
+    positional = [p for p in parameters if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
+    if len(positional) != 2 or any(p.kind is p.VAR_POSITIONAL for p in parameters):
+        return method
+
+    def emit_results(first: Any, ctx: Any, out: Any) -> None:
+        results = method(first, ctx)
+        if results is None:
+            return
+        for item in results:
+            if type(item) is tuple and len(item) == 2 and isinstance(item[0], OutputTag):
+                out.collect_side(item[0], item[1])
+            else:
+                out.collect(item)
+
+    return emit_results
+
+
 class ProcessOperator(AbstractUdfStreamOperator[IN, OUT, Any]):
     """Calls ``process_element(value, ctx, out)`` per record and ``on_timer`` per timer."""
 
     def __init__(self, function: ProcessFunction[IN, OUT] | ProcessCallable) -> None:
         super().__init__(function)
         if isinstance(function, ProcessFunction):
-            self._process: ProcessCallable = function.process_element
-            self._on_timer: ProcessCallable | None = function.on_timer
+            self._process: ProcessCallable = collector_form(function.process_element)
+            self._on_timer: ProcessCallable | None = collector_form(function.on_timer)
         elif callable(function):
-            self._process = function
+            self._process = collector_form(function)
             self._on_timer = None
         else:
             msg = f"process() needs a ProcessFunction or a callable; got {function!r}"

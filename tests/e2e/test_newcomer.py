@@ -11,7 +11,9 @@ import pytest
 from streamrt import (
     FAILED_RECORDS,
     GraphError,
+    KeyedProcessFunction,
     OperatorError,
+    OutputTag,
     ProcessFunction,
     StreamExecutionEnvironment,
 )
@@ -105,3 +107,40 @@ async def test_subtasks_are_shown_one_based_and_kept_zero_based(
     assert sorted(f.subtask for f in failed.values) == [0, 1]  # data: the 0-based index
     logged = sorted(r.getMessage().split(" diverted")[0] for r in caplog.records)
     assert logged == ["operator 'invert' (subtask 1/2)", "operator 'invert' (subtask 2/2)"]
+
+
+class _PyFlinkStyle(KeyedProcessFunction[Any, Any]):
+    """PyFlink's generator form: process_element(value, ctx) and on_timer(ts, ctx) yield."""
+
+    def open(self, runtime_context: Any) -> None:
+        self.count = runtime_context.get_state("count", 0)
+
+    def process_element(self, value: Any, ctx: Any) -> Any:  # type: ignore[override]
+        self.count.update(self.count.value() + 1)
+        if value["amount"] < 0:
+            yield REFUNDS, value["amount"]
+        yield (ctx.get_current_key(), value["amount"])
+        ctx.timer_service().register_event_time_timer(100)
+
+    def on_timer(self, timestamp: int, ctx: Any) -> Any:  # type: ignore[override]
+        yield f"{ctx.get_current_key()}: {self.count.value()} at {timestamp}"
+
+
+REFUNDS: OutputTag[int] = OutputTag("refunds")
+
+
+@pytest.mark.parametrize("parallelism", [1, 2])
+async def test_pyflink_generator_process_functions_run_unchanged(parallelism: int) -> None:
+    env = StreamExecutionEnvironment(parallelism=parallelism)
+    main: CollectSink[Any] = CollectSink()
+    refunds: CollectSink[int] = CollectSink()
+    orders = [{"user": "a", "amount": 5}, {"user": "b", "amount": -2}, {"user": "a", "amount": 1}]
+    processed = env.from_collection(orders).key_by(lambda o: o["user"]).process(_PyFlinkStyle())
+    processed.sink_to(main)
+    processed.get_side_output(REFUNDS).sink_to(refunds)
+    await bounded(env.execute_async("pyflink style"))
+    values = main.values
+    assert sorted(v for v in values if isinstance(v, tuple)) == [("a", 1), ("a", 5), ("b", -2)]
+    fired = sorted(v for v in values if isinstance(v, str))
+    assert fired == ["a: 2 at 100", "b: 1 at 100"]
+    assert refunds.values == [-2]

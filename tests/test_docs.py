@@ -33,6 +33,7 @@ NOT_PYTHON_NAMES = {
 #: receivers of ``receiver.method(...)`` in README and the classes that must have the method
 RECEIVERS: dict[str, tuple[type, ...]] = {
     "env": (StreamExecutionEnvironment,),
+    "StreamExecutionEnvironment": (StreamExecutionEnvironment,),
     "stream": STREAM,
     "job": (Job,),
     "WatermarkStrategy": (WatermarkStrategy,),

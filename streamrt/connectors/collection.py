@@ -10,7 +10,12 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Generic, TypeVar
 
-from streamrt.runtime.source_reader import SourceBatch, SourceReaderBase, SourceReaderContext
+from streamrt.runtime.source_reader import (
+    SourceBatch,
+    SourceReaderBase,
+    SourceReaderContext,
+    subtask_split,
+)
 
 __all__ = ["CollectionSource"]
 
@@ -39,8 +44,7 @@ class CollectionSource(Generic[T]):
 class _CollectionReader(SourceReaderBase, Generic[T]):
     def __init__(self, source: CollectionSource[T], context: SourceReaderContext) -> None:
         self._share = source.values[context.subtask_index :: context.parallelism]
-        self._split = f"collection-{context.subtask_index}"
-        self._next = int(context.restored_positions.get(self._split, 0))
+        self._split, self._next = subtask_split("collection", context)
         self._batch_size = source.batch_size
 
     async def fetch(self) -> list[SourceBatch[T]] | None:

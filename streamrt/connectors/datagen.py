@@ -14,7 +14,12 @@ from collections.abc import Callable
 from typing import Generic, TypeVar
 
 from streamrt.errors import ConfigError
-from streamrt.runtime.source_reader import SourceBatch, SourceReaderBase, SourceReaderContext
+from streamrt.runtime.source_reader import (
+    SourceBatch,
+    SourceReaderBase,
+    SourceReaderContext,
+    subtask_split,
+)
 
 __all__ = ["DataGeneratorSource"]
 
@@ -65,8 +70,7 @@ class _GeneratorReader(SourceReaderBase, Generic[T]):
         self._fn = source.generator
         self._subtask = context.subtask_index
         self._parallelism = context.parallelism
-        self._split = f"datagen-{context.subtask_index}"
-        self._made = int(context.restored_positions.get(self._split, 0))
+        self._split, self._made = subtask_split("datagen", context)
         count = source.count
         self._share = (
             None if count is None else len(range(context.subtask_index, count, context.parallelism))

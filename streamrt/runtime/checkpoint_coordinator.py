@@ -1,25 +1,34 @@
-"""Triggers checkpoints, collects acknowledgements, and announces completion.
+"""Triggers checkpoints, collects acknowledgements, persists, and announces completion.
 
-Port of the core of Flink's ``CheckpointCoordinator`` for one process: every
-``interval_ms`` it asks every running checkpoint entry (a source task, or a task fed by an
-edge from another process) to inject barrier ``n``; a checkpoint is
-complete when every task that was running at trigger time has acknowledged it (a task that
-finishes first counts as acknowledged, Flink's FLIP-147); then every task is told, and sources
-commit their offsets. At most one checkpoint is in flight (Flink's default); one that takes
-longer than ``timeout_ms`` is declared failed.
+Port of the core of Flink's ``CheckpointCoordinator`` for one process: every ``interval_ms``
+it asks every running checkpoint entry (a source task, or a task fed by an edge from another
+process) to inject barrier ``n``; the checkpoint is acknowledged when every task that was
+running at trigger time has sent its encoded snapshot (a task that finishes first counts with
+its final state, Flink's FLIP-147). Then it is written to checkpoint storage (in a worker
+thread, so the record path goes on) and only once it is durable are the tasks told, so
+sources commit offsets that a restore would start from anyway. At most one checkpoint is in
+flight (Flink's default), until it is durable; one that takes longer than ``timeout_ms``
+fails. A checkpoint that cannot be written is counted as failed and logged; the job goes on
+and the previous checkpoint stays the latest.
+
+One coordinator serves a job across restarts: ids keep increasing, ``latest`` is what the
+next restart restores, and the counts accumulate.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-import pickle
+import os
 import time
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Sequence
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from streamrt.errors import CheckpointError
+from streamrt.runtime.checkpoint_storage import CheckpointStorage, write_savepoint
+from streamrt.runtime.completed_checkpoint import CompletedCheckpoint, vertex_metadata
+from streamrt.runtime.job_graph import JobVertex
 from streamrt.runtime.statistics import CheckpointStatistics
 from streamrt.runtime.status import ExecutionStatus
 from streamrt.runtime.task import StreamTask
@@ -29,54 +38,64 @@ __all__ = ["CheckpointCoordinator", "CompletedCheckpoint"]
 logger = logging.getLogger(__name__)
 
 
-@dataclass(frozen=True)
-class CompletedCheckpoint:
-    """A completed checkpoint: each task's state by (vertex id, subtask)."""
-
-    checkpoint_id: int
-    timestamp_ms: int
-    states: dict[tuple[int, int], dict[str, Any]]
-    size_bytes: int
-
-
 @dataclass
 class _Pending:
     checkpoint_id: int
     timestamp_ms: int
     started_ns: int
     awaiting: set[StreamTask]
-    states: dict[tuple[int, int], dict[str, Any]] = field(default_factory=dict)
+    savepoint_dir: str | None
+    blobs: dict[tuple[int, int], bytes] = field(default_factory=dict)
+    done: asyncio.Future[CompletedCheckpoint] = field(
+        default_factory=lambda: asyncio.get_running_loop().create_future()
+    )
 
 
 class CheckpointCoordinator:
-    """Checkpoints of one job run.
+    """Checkpoints of one job, across its restarts.
 
     Args:
-        tasks: every task of the job.
+        job_name: written into every checkpoint's metadata.
         interval_ms: time between checkpoint triggers.
-        timeout_ms: a checkpoint not complete after this long fails (Flink default 10 min).
-        on_complete: called with each completed checkpoint (e.g. to persist it).
+        timeout_ms: a checkpoint not durable after this long fails (Flink default 10 min).
+        storage: where completed checkpoints go; ``None`` keeps them in memory only.
+        latest: the checkpoint the job was restored from (ids continue after it).
     """
 
     def __init__(
         self,
-        tasks: Sequence[StreamTask],
+        job_name: str,
         interval_ms: int,
         timeout_ms: int = 600_000,
-        on_complete: Callable[[CompletedCheckpoint], None] | None = None,
+        *,
+        storage: CheckpointStorage | None = None,
+        latest: CompletedCheckpoint | None = None,
     ) -> None:
-        self._tasks = list(tasks)
+        self.job_name = job_name
         self.interval_ms = interval_ms
         self.timeout_ms = timeout_ms
-        self._on_complete = on_complete
-        self._next_id = 1
+        self.storage = storage
+        self.latest = latest
+        self._next_id = latest.checkpoint_id + 1 if latest else 1
+        self._tasks: list[StreamTask] = []
+        self._vertices: list[JobVertex] = []
         self._pending: _Pending | None = None
-        self.latest: CompletedCheckpoint | None = None
         self._completed = 0
         self._failed = 0
         self._last_duration = 0.0
+        self._last_completed_ms = 0
         self._done = asyncio.Event()
-        self._progress = asyncio.Event()  # set (and replaced) whenever a checkpoint ends
+        self._wake = asyncio.Event()
+        self._stop_request: bool | None = None
+        self._persisting: set[asyncio.Task[None]] = set()
+
+    def attach(self, tasks: Sequence[StreamTask], vertices: Sequence[JobVertex]) -> None:
+        """Serve the tasks of a (new) run of the job; a checkpoint of an earlier run is void."""
+        self._tasks = list(tasks)
+        self._vertices = list(vertices)
+        self._abort_pending("the job restarted")
+        self._done = asyncio.Event()
+        self._stop_request = None
 
     @property
     def pending_id(self) -> int | None:
@@ -92,112 +111,218 @@ class CheckpointCoordinator:
             last_completed_id=self.latest.checkpoint_id if self.latest else 0,
             last_duration_seconds=self._last_duration,
             last_size_bytes=self.latest.size_bytes if self.latest else 0,
+            last_completed_timestamp_seconds=self._last_completed_ms / 1000,
         )
 
     async def run(self) -> None:
-        """Trigger periodically until ``shutdown``."""
+        """Trigger periodically until ``shutdown``; then wait for a checkpoint being written."""
         interval = self.interval_ms / 1000
+        loop = asyncio.get_running_loop()
+        next_trigger = loop.time() + interval
         while not self._done.is_set():
+            self._wake.clear()
+            stop = self._stop_request
+            if (
+                stop is not None
+                and self._pending is None
+                and (self.trigger(stop=stop) is not None or not self._entries())
+            ):
+                self._stop_request = None
+            timeout = max(0.0, next_trigger - loop.time())
             try:
-                await asyncio.wait_for(self._done.wait(), interval)
+                await asyncio.wait_for(self._wake.wait(), timeout)
             except TimeoutError:
+                next_trigger = loop.time() + interval
                 self._expire_timed_out()
-                self.trigger()
+                if self._stop_request is None:
+                    self.trigger()
+        while self._persisting:  # a final checkpoint being written completes before we end
+            await asyncio.gather(*self._persisting)
+
+    def request_stop(self, *, drain: bool) -> None:
+        """Stop the job after a final checkpoint (Flink's stop-with-savepoint).
+
+        As soon as no checkpoint is in flight, one is triggered whose barrier is the last
+        thing the sources emit.
+        """
+        self._stop_request = drain
+        self._wake.set()
 
     def shutdown(self) -> None:
-        """Stop triggering (the job is ending)."""
+        """Stop triggering (the job's tasks have all ended)."""
         self._done.set()
-        self._signal_progress()
-
-    def _signal_progress(self) -> None:
-        self._progress.set()
-        self._progress = asyncio.Event()
+        self._wake.set()
 
     async def wait_for_completion(self, checkpoint_id: int) -> CompletedCheckpoint:
-        """Wait until checkpoint ``checkpoint_id`` (or a later one) has completed.
+        """Wait until checkpoint ``checkpoint_id`` is durable.
 
         Raises:
-            CheckpointError: it failed or expired, or the job ended first.
+            CheckpointError: it failed, expired or was aborted.
         """
-        while True:
-            latest = self.latest
-            if latest is not None and latest.checkpoint_id >= checkpoint_id:
-                return latest
-            pending = self._pending
-            if self._done.is_set() or pending is None or pending.checkpoint_id != checkpoint_id:
-                msg = f"checkpoint {checkpoint_id} did not complete"
-                raise CheckpointError(msg)
-            await self._progress.wait()
+        pending = self._pending
+        latest = self.latest
+        if latest is not None and latest.checkpoint_id >= checkpoint_id:
+            return latest
+        if pending is None or pending.checkpoint_id != checkpoint_id:
+            msg = f"checkpoint {checkpoint_id} did not complete"
+            raise CheckpointError(msg)
+        return await asyncio.shield(pending.done)
 
-    def trigger(self) -> int | None:
-        """Start a checkpoint now; ``None`` if one is still in flight or no source runs."""
+    def trigger(
+        self, *, savepoint_dir: str | os.PathLike[str] | None = None, stop: bool | None = None
+    ) -> int | None:
+        """Start a checkpoint now; ``None`` if one is in flight or no source runs.
+
+        Args:
+            savepoint_dir: write it as a savepoint under this directory instead.
+            stop: ``None`` to go on; else the sources stop right after the barrier (draining,
+                with the final watermark, if ``True``): Flink's stop-with-savepoint.
+        """
         if self._pending is not None:
             return None
-        running_now = ExecutionStatus.RUNNING
-        entries = [t for t in self._tasks if t.checkpoint_entry and t.status is running_now]
+        entries = self._entries()
         if not entries:
             return None
-        running = {t for t in self._tasks if not t.status.ended}
         checkpoint_id = self._next_id
         self._next_id += 1
         now_ms = time.time_ns() // 1_000_000
-        self._pending = _Pending(checkpoint_id, now_ms, time.perf_counter_ns(), running)
+        directory = None if savepoint_dir is None else os.fspath(savepoint_dir)
+        pending = _Pending(
+            checkpoint_id,
+            now_ms,
+            time.perf_counter_ns(),
+            {t for t in self._tasks if not t.status.ended},
+            directory,
+        )
+        self._pending = pending
         for task in self._tasks:
             if task.status is ExecutionStatus.FINISHED and task.final_state is not None:
-                self._pending.states[(task.vertex.vertex_id, task.subtask_index)] = task.final_state
+                pending.blobs[_key(task)] = task.final_state
         for task in entries:
-            task.trigger_checkpoint(checkpoint_id, now_ms)
+            task.trigger_checkpoint(checkpoint_id, now_ms, stop=stop)
         return checkpoint_id
 
-    def acknowledge(self, task: StreamTask, checkpoint_id: int, state: dict[str, Any]) -> None:
-        """``task`` has taken its part of ``checkpoint_id``."""
+    def _entries(self) -> list[StreamTask]:
+        running = ExecutionStatus.RUNNING
+        return [t for t in self._tasks if t.checkpoint_entry and t.status is running]
+
+    def acknowledge(self, task: StreamTask, checkpoint_id: int, blob: bytes) -> None:
+        """``task`` has taken its part of ``checkpoint_id``: its encoded snapshot."""
         pending = self._pending
         if pending is None or pending.checkpoint_id != checkpoint_id:
-            return  # expired or unknown
-        pending.states[(task.vertex.vertex_id, task.subtask_index)] = state
+            return  # expired, aborted or unknown
+        pending.blobs[_key(task)] = blob
         pending.awaiting.discard(task)
-        self._maybe_complete()
+        self._maybe_acknowledged()
 
     def task_ended(self, task: StreamTask) -> None:
-        """A finished task will not acknowledge any more; stop waiting for it."""
+        """A finished task will not acknowledge any more; count its final state instead."""
         pending = self._pending
-        finished = task.status is ExecutionStatus.FINISHED
-        if pending is not None and finished and task in pending.awaiting:
-            if task.final_state is not None:
-                pending.states.setdefault(
-                    (task.vertex.vertex_id, task.subtask_index), task.final_state
-                )
+        if pending is None or task not in pending.awaiting:
+            return
+        if task.status is ExecutionStatus.FINISHED and task.final_state is not None:
+            pending.blobs.setdefault(_key(task), task.final_state)
             pending.awaiting.discard(task)
-            self._maybe_complete()
+            self._maybe_acknowledged()
 
-    def _maybe_complete(self) -> None:
+    # -- completion ------------------------------------------------------------------------------
+    def _maybe_acknowledged(self) -> None:
         pending = self._pending
         if pending is None or pending.awaiting:
             return
-        self._pending = None
         try:
-            size = len(pickle.dumps(pending.states))
-        except Exception:  # unpicklable user state: still complete, size unknown
-            size = 0
-        checkpoint = CompletedCheckpoint(
-            pending.checkpoint_id, pending.timestamp_ms, pending.states, size
-        )
-        self.latest = checkpoint
+            checkpoint = self._assemble(pending)
+        except Exception as exc:  # a task missing from the blobs is a bug; fail it loudly
+            self._fail(pending, exc)
+            return
+        persist = asyncio.get_running_loop().create_task(self._persist(pending, checkpoint))
+        self._persisting.add(persist)
+        persist.add_done_callback(self._persisting.discard)
+
+    def _assemble(self, pending: _Pending) -> CompletedCheckpoint:
+        tasks = []
+        blobs: dict[str, bytes] = {}
+        for index, vertex in enumerate(self._vertices):
+            entry = vertex_metadata(index, vertex)
+            for subtask, name in enumerate(entry["blobs"]):
+                blobs[name] = pending.blobs[(vertex.vertex_id, subtask)]
+            tasks.append(entry)
+        metadata = {
+            "job": self.job_name,
+            "savepoint": pending.savepoint_dir is not None,
+            "tasks": tasks,
+        }
+        return CompletedCheckpoint(pending.checkpoint_id, pending.timestamp_ms, metadata, blobs)
+
+    async def _persist(self, pending: _Pending, checkpoint: CompletedCheckpoint) -> None:
+        try:
+            location = await asyncio.to_thread(self._write, pending, checkpoint)
+        except Exception as exc:
+            self._fail(pending, exc)
+            return
+        if self._pending is not pending:
+            return  # aborted meanwhile (the job restarted)
+        checkpoint = replace(checkpoint, location=location)
+        self._pending = None
+        if pending.savepoint_dir is None:
+            self.latest = checkpoint
         self._completed += 1
         self._last_duration = (time.perf_counter_ns() - pending.started_ns) / 1e9
-        if self._on_complete is not None:
-            self._on_complete(checkpoint)
-        self._signal_progress()
+        self._last_completed_ms = time.time_ns() // 1_000_000
+        logger.info(
+            "%s %d complete (%d bytes%s)",
+            "savepoint" if pending.savepoint_dir else "checkpoint",
+            checkpoint.checkpoint_id,
+            checkpoint.size_bytes,
+            f", {location}" if location else "",
+        )
+        pending.done.set_result(checkpoint)
+        self._wake.set()
         for task in self._tasks:
             if task.status is ExecutionStatus.RUNNING:
                 task.notify_checkpoint_complete(pending.checkpoint_id)
+
+    def _write(self, pending: _Pending, checkpoint: CompletedCheckpoint) -> str | None:
+        args = (checkpoint.checkpoint_id, checkpoint.timestamp_ms, checkpoint.metadata)
+        if pending.savepoint_dir is not None:
+            return write_savepoint(pending.savepoint_dir, *args, checkpoint.blobs)
+        if self.storage is not None:
+            return self.storage.write(*args, checkpoint.blobs)
+        return None
+
+    def _fail(self, pending: _Pending, exc: BaseException) -> None:
+        if self._pending is pending:
+            self._pending = None
+        if pending.done.done():
+            return  # already failed (aborted, then its write failed too)
+        logger.warning("checkpoint %d failed: %s", pending.checkpoint_id, exc)
+        self._failed += 1
+        error = exc if isinstance(exc, CheckpointError) else CheckpointError(str(exc))
+        pending.done.set_exception(error)
+        pending.done.exception()  # marked retrieved: nobody may be waiting for it
+        self._wake.set()
+
+    def _abort_pending(self, reason: str) -> None:
+        pending = self._pending
+        if pending is not None:
+            self._fail(pending, CheckpointError(f"checkpoint {pending.checkpoint_id}: {reason}"))
 
     def _expire_timed_out(self) -> None:
         pending = self._pending
         if pending is not None:
             age_ms = (time.perf_counter_ns() - pending.started_ns) / 1e6
             if age_ms > self.timeout_ms:
-                logger.warning("checkpoint %d expired after %d ms", pending.checkpoint_id, age_ms)
-                self._pending = None
-                self._failed += 1
-                self._signal_progress()
+                self._abort_pending(f"expired after {age_ms:.0f} ms")
+
+    @property
+    def last_completed_ms(self) -> int:
+        """When the last checkpoint completed (epoch ms; 0 before the first)."""
+        return self._last_completed_ms
+
+    def info(self) -> dict[str, Any]:
+        """Where checkpoints go, for ``/job`` and logs."""
+        return {"interval_ms": self.interval_ms, "storage": repr(self.storage)}
+
+
+def _key(task: StreamTask) -> tuple[int, int]:
+    return (task.vertex.vertex_id, task.subtask_index)

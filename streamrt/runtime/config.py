@@ -12,6 +12,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from streamrt.errors import ConfigError, GraphError
+from streamrt.runtime.checkpoint_storage import CheckpointStorage
+from streamrt.runtime.restart_strategy import RestartStrategySpec, default_restart_strategy
 
 __all__ = [
     "UPPER_BOUND_MAX_PARALLELISM",
@@ -86,6 +88,12 @@ class JobConfig:
         latency_tracking_interval_ms: sources emit latency markers this often (0 = off).
         checkpoint_interval_ms: time between checkpoints; ``None`` = checkpointing off.
         checkpoint_timeout_ms: a checkpoint not complete by then fails (Flink's 10 min).
+        checkpoint_storage: where completed checkpoints are kept; ``None``: in memory only
+            (a restarted process starts empty).
+        restart_strategy: what a failed job does; ``None``: Flink's default (exponential
+            delay with checkpointing, no restart without).
+        allow_non_restored_state: restoring drops the state of operators the job no longer
+            has instead of failing.
     """
 
     parallelism: int = 1
@@ -99,6 +107,9 @@ class JobConfig:
     latency_tracking_interval_ms: int = 0
     checkpoint_interval_ms: int | None = None
     checkpoint_timeout_ms: int = 600_000
+    checkpoint_storage: CheckpointStorage | None = None
+    restart_strategy: RestartStrategySpec | None = None
+    allow_non_restored_state: bool = False
 
     def __post_init__(self) -> None:
         check_parallelism(self.parallelism)
@@ -115,10 +126,17 @@ class JobConfig:
         if self.checkpoint_interval_ms is not None:
             check_int("checkpoint interval_ms", self.checkpoint_interval_ms, 10)
         check_int("checkpoint timeout_ms", self.checkpoint_timeout_ms, 1)
-        for name in ("chaining", "object_reuse"):
+        for name in ("chaining", "object_reuse", "allow_non_restored_state"):
             if not isinstance(getattr(self, name), bool):
                 msg = f"{name} must be True or False; got {getattr(self, name)!r}"
                 raise ConfigError(msg)
+
+    @property
+    def effective_restart_strategy(self) -> RestartStrategySpec:
+        """The restart strategy in force: the configured one, else Flink's default."""
+        if self.restart_strategy is not None:
+            return self.restart_strategy
+        return default_restart_strategy(self.checkpoint_interval_ms is not None)
 
     @property
     def channel_buffer_size(self) -> int:

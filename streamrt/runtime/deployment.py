@@ -15,9 +15,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from streamrt.errors import CheckpointError, ConfigError
+from streamrt.errors import ConfigError
 from streamrt.runtime.channel import LocalChannel
-from streamrt.runtime.checkpoint_coordinator import CompletedCheckpoint
+from streamrt.runtime.completed_checkpoint import CompletedCheckpoint
 from streamrt.runtime.config import JobConfig
 from streamrt.runtime.external_channel import (
     ExternalChannelContext,
@@ -28,6 +28,7 @@ from streamrt.runtime.input_task import InputTask
 from streamrt.runtime.job_graph import JobEdge, JobGraph, JobVertex
 from streamrt.runtime.record_writer import RecordWriter, create_record_writer
 from streamrt.runtime.source_task import SourceTask
+from streamrt.runtime.state_assignment import assign_states
 from streamrt.runtime.task import StreamTask, TaskDeployment, TaskListener
 
 __all__ = ["ChannelPlacement", "Deployment", "deploy"]
@@ -51,11 +52,13 @@ class Deployment:
     """What one run of a job consists of.
 
     Attributes:
+        vertices: the chains deployed (all of the graph's, or those of one segment).
         tasks: every task, sources first in graph order.
         channels: every local channel (external edges included: their consumer side).
         external: each external edge's spec and a context to prepare it with.
     """
 
+    vertices: list[JobVertex] = field(default_factory=list)
     tasks: list[StreamTask] = field(default_factory=list)
     channels: list[ChannelPlacement] = field(default_factory=list)
     external: list[tuple[ExternalChannelSpec, ExternalChannelContext]] = field(default_factory=list)
@@ -67,14 +70,17 @@ def deploy(
     listener: TaskListener,
     restored: CompletedCheckpoint | None = None,
     segment: int | None = None,
+    *,
+    allow_non_restored_state: bool = False,
 ) -> Deployment:
     """Build the tasks and channels of ``graph`` (or of one of its segments).
 
     Raises:
         ConfigError: ``segment`` does not exist.
-        CheckpointError: ``restored`` holds state for tasks this job does not have.
+        CheckpointError: ``restored`` cannot be assigned to this job (``state_assignment``).
     """
-    return _Deployer(graph, config, listener, segment).deploy(restored)
+    deployer = _Deployer(graph, config, listener, segment)
+    return deployer.deploy(restored, allow_non_restored_state)
 
 
 class _Deployer:
@@ -100,7 +106,7 @@ class _Deployer:
     def mine(self, vertex: JobVertex) -> bool:
         return self.segment is None or self.segments[vertex.vertex_id] == self.segment
 
-    def deploy(self, restored: CompletedCheckpoint | None) -> Deployment:
+    def deploy(self, restored: CompletedCheckpoint | None, allow_non_restored: bool) -> Deployment:
         for edge in self.graph.edges:
             up, down = edge.source_vertex, edge.target_vertex
             if edge.channel is not None:
@@ -108,13 +114,18 @@ class _Deployer:
                     self.external_edge(edge, produce=self.mine(up), consume=self.mine(down))
             elif self.mine(up):
                 self.local_edge(edge)
-        states = self.restored_states(restored)
-        for vertex in self.graph.vertices:
-            if self.mine(vertex):
-                for subtask in range(vertex.parallelism):
-                    self.result.tasks.append(
-                        self.task(vertex, subtask, states.get((vertex.vertex_id, subtask)))
-                    )
+        self.result.vertices = [v for v in self.graph.vertices if self.mine(v)]
+        states = (
+            {}
+            if restored is None
+            else assign_states(
+                restored, self.result.vertices, allow_non_restored_state=allow_non_restored
+            )
+        )
+        for vertex in self.result.vertices:
+            for subtask in range(vertex.parallelism):
+                state = states.get((vertex.vertex_id, subtask))
+                self.result.tasks.append(self.task(vertex, subtask, state))
         return self.result
 
     def channel(self, edge: JobEdge, producer: int, consumer: int, label: str) -> LocalChannel:
@@ -178,27 +189,6 @@ class _Deployer:
             self.pumps.setdefault((down.vertex_id, consumer), []).append(
                 spec.create_pump(context(consumer), channels)
             )
-
-    def restored_states(
-        self, restored: CompletedCheckpoint | None
-    ) -> dict[_Subtask, dict[str, Any]]:
-        if restored is None:
-            return {}
-        expected = {
-            (v.vertex_id, i)
-            for v in self.graph.vertices
-            if self.mine(v)
-            for i in range(v.parallelism)
-        }
-        unknown = sorted(set(restored.states) - expected)
-        if unknown:
-            msg = (
-                f"checkpoint {restored.checkpoint_id} does not fit job {self.graph.name!r}: "
-                f"it has state for (task, subtask) {unknown} the job does not have; restore "
-                "into the same pipeline with the same parallelism"
-            )
-            raise CheckpointError(msg)
-        return restored.states
 
     def task(self, vertex: JobVertex, subtask: int, state: dict[str, Any] | None) -> StreamTask:
         key = (vertex.vertex_id, subtask)

@@ -192,7 +192,9 @@ class InputTask(StreamTask):
             await self.perform_checkpoint(barrier)
             gate.unblock_all()
 
-    def trigger_checkpoint(self, checkpoint_id: int, timestamp_ms: int) -> None:
+    def trigger_checkpoint(
+        self, checkpoint_id: int, timestamp_ms: int, *, stop: bool | None = None
+    ) -> None:
         """This process's checkpoint enters at the remote edges.
 
         Barriers go into their channels now, behind what the pumps fed so far (the pumps are

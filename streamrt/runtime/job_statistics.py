@@ -30,6 +30,7 @@ def job_statistics(
     tasks: Sequence[StreamTask],
     channels: Sequence[ChannelPlacement],
     coordinator: CheckpointCoordinator | None,
+    restarts: int = 0,
 ) -> JobStatistics:
     """A consistent snapshot of every counter of a job."""
     operators: list[OperatorStatistics] = []
@@ -64,6 +65,7 @@ def job_statistics(
         tuple(_channel_statistics(placement) for placement in channels),
         coordinator.statistics() if coordinator else CheckpointStatistics(),
         tuple(connectors),
+        restarts,
     )
 
 

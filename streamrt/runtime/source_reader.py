@@ -13,9 +13,17 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Generic, Protocol, TypeVar
 
+from streamrt.errors import CheckpointError
 from streamrt.runtime.metric_groups import ConnectorMetricGroup
 
-__all__ = ["Source", "SourceBatch", "SourceReader", "SourceReaderBase", "SourceReaderContext"]
+__all__ = [
+    "Source",
+    "SourceBatch",
+    "SourceReader",
+    "SourceReaderBase",
+    "SourceReaderContext",
+    "subtask_split",
+]
 
 T = TypeVar("T")
 
@@ -129,3 +137,28 @@ class SourceReaderBase:
 
     async def close(self) -> None:
         """Nothing to release."""
+
+
+def subtask_split(kind: str, context: SourceReaderContext) -> tuple[str, int]:
+    """The split of a source whose subtasks are its splits, and the position it starts at.
+
+    A collection or a generator gives each subtask a share that depends on the parallelism,
+    so its positions only mean something at the parallelism they were checkpointed with; the
+    split id says which (``"collection-1-of-4"``).
+
+    Raises:
+        CheckpointError: the restored positions come from another parallelism.
+    """
+    split = f"{kind}-{context.subtask_index}-of-{context.parallelism}"
+    positions = context.restored_positions
+    if split in positions:
+        return split, int(positions[split])
+    others = sorted(s for s in positions if isinstance(s, str) and s.startswith(f"{kind}-"))
+    if others:
+        msg = (
+            f"source {context.operator_name!r} cannot be restored at parallelism "
+            f"{context.parallelism}: its splits are its subtasks' shares, checkpointed as "
+            f"{others}; restore it at the parallelism it had"
+        )
+        raise CheckpointError(msg)
+    return split, 0

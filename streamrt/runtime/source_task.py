@@ -95,10 +95,21 @@ class SourceTask(StreamTask):
 
         self.mailbox.put(stop)
 
-    def trigger_checkpoint(self, checkpoint_id: int, timestamp_ms: int) -> None:
-        """Queue checkpoint ``checkpoint_id``: the barrier enters the stream at the next mail."""
+    def trigger_checkpoint(
+        self, checkpoint_id: int, timestamp_ms: int, *, stop: bool | None = None
+    ) -> None:
+        """Queue checkpoint ``checkpoint_id``: the barrier enters the stream at the next mail.
+
+        With ``stop`` the source reads nothing after the barrier (stop-with-savepoint).
+        """
         barrier = CheckpointBarrier(checkpoint_id, timestamp_ms)
-        self.mailbox.put(lambda: self.perform_checkpoint(barrier))
+
+        async def checkpoint() -> None:
+            if stop is not None and self._stop is None:
+                self._stop = stop  # before the snapshot: no record follows the barrier
+            await self.perform_checkpoint(barrier)
+
+        self.mailbox.put(checkpoint)
 
     def snapshot_task_state(self, barrier: CheckpointBarrier) -> dict[str, Any]:
         """Split positions (next record to read per split) and the reader's own state."""

@@ -74,6 +74,8 @@ class CheckpointStatistics:
     last_completed_id: int = 0
     last_duration_seconds: float = 0.0
     last_size_bytes: int = 0
+    #: epoch seconds when the last checkpoint completed (0 before the first)
+    last_completed_timestamp_seconds: float = 0.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -118,6 +120,8 @@ class JobStatistics:
     channels: tuple[ChannelStatistics, ...] = ()
     checkpoints: CheckpointStatistics = field(default_factory=CheckpointStatistics)
     connectors: tuple[ConnectorSample, ...] = ()
+    #: times the job restarted after a failure (restart strategy)
+    restarts: int = 0
 
     def operator(self, name: str, subtask: int | None = None) -> OperatorStatistics:
         """The statistics of operator ``name`` (summed over subtasks unless one is given)."""

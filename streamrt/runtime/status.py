@@ -2,7 +2,8 @@
 
 One enum for both (Flink's ``JobStatus`` and ``ExecutionState``, abridged to the states a
 single-process run passes through): a job and a task are each created, run, and end finished,
-failed or canceled. ``streamrt.JobStatus`` is this enum.
+failed or canceled; a job may also be restarting between two runs of its tasks.
+``streamrt.JobStatus`` is this enum.
 """
 
 from __future__ import annotations
@@ -17,6 +18,8 @@ class ExecutionStatus(Enum):
 
     CREATED = "created"
     RUNNING = "running"
+    #: the job only: a task failed and the job waits to restart from its latest checkpoint
+    RESTARTING = "restarting"
     FINISHED = "finished"
     FAILED = "failed"
     CANCELED = "canceled"

@@ -16,8 +16,10 @@ import time
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from streamrt.errors import OperatorError, subtask_display
+from streamrt.errors import CheckpointError, OperatorError, subtask_display
 from streamrt.runtime.chain import OperatorChain
+from streamrt.runtime.checkpoint_encoding import encode
+from streamrt.runtime.completed_checkpoint import operator_uid
 from streamrt.runtime.config import JobConfig
 from streamrt.runtime.counters import Counter
 from streamrt.runtime.elements import CheckpointBarrier
@@ -35,10 +37,8 @@ __all__ = ["StreamTask", "TaskDeployment", "TaskListener"]
 class TaskListener(Protocol):
     """What a task reports to its job."""
 
-    def acknowledge_checkpoint(
-        self, task: StreamTask, checkpoint_id: int, state: dict[str, Any]
-    ) -> None:
-        """The task has taken its part of checkpoint ``checkpoint_id``."""
+    def acknowledge_checkpoint(self, task: StreamTask, checkpoint_id: int, blob: bytes) -> None:
+        """The task has taken its part of checkpoint ``checkpoint_id`` (its encoded snapshot)."""
         ...
 
     def task_ended(self, task: StreamTask) -> None:
@@ -110,7 +110,8 @@ class StreamTask:
         self._buffer_timeout_ns = max(0, config.buffer_timeout_ms) * 1_000_000
         self._next_flush_ns = 0
         self.last_checkpoint_id = 0
-        self.final_state: dict[str, Any] | None = None
+        #: the encoded snapshot of a finished task (Flink's FLIP-147)
+        self.final_state: bytes | None = None
 
     @property
     def ready(self) -> bool:
@@ -217,8 +218,17 @@ class StreamTask:
     async def close_reader(self) -> None:
         """Close what reads from outside, kept open past the task for the final commit."""
 
-    def trigger_checkpoint(self, checkpoint_id: int, timestamp_ms: int) -> None:
-        """Checkpoint entries: let barrier ``checkpoint_id`` enter the stream here."""
+    def trigger_checkpoint(
+        self, checkpoint_id: int, timestamp_ms: int, *, stop: bool | None = None
+    ) -> None:
+        """Checkpoint entries: let barrier ``checkpoint_id`` enter the stream here.
+
+        Args:
+            checkpoint_id: the checkpoint's id.
+            timestamp_ms: when it was triggered (epoch ms).
+            stop: ``None`` to go on reading; else stop right after the barrier (with the final
+                watermark if ``True``): Flink's stop-with-savepoint.
+        """
         raise NotImplementedError
 
     async def end_of_input(self) -> None:
@@ -243,8 +253,29 @@ class StreamTask:
         await self.chain.drain_writers()
         self._listener.acknowledge_checkpoint(self, barrier.checkpoint_id, self._snapshot(barrier))
 
-    def _snapshot(self, barrier: CheckpointBarrier) -> dict[str, Any]:
-        return {"operators": self.chain.snapshot_state(), **self.snapshot_task_state(barrier)}
+    def _snapshot(self, barrier: CheckpointBarrier) -> bytes:
+        """This task's part of a checkpoint, encoded now, while nothing else runs.
+
+        Encoding here (not later, in a thread) keeps the snapshot consistent even when user
+        code mutates a stored value in place after the barrier; it is the part of a
+        checkpoint that holds up the record path (see BENCHMARKS.md).
+        """
+        nodes = {node.node_id: node for node in self.vertex.nodes}
+        operators = {
+            operator_uid(nodes[node_id]): state
+            for node_id, state in self.chain.snapshot_state().items()
+        }
+        snapshot = {"operators": operators, **self.snapshot_task_state(barrier)}
+        try:
+            return encode(snapshot)
+        except CheckpointError as exc:
+            for uid, state in operators.items():  # name the operator whose state is at fault
+                try:
+                    encode(state)
+                except CheckpointError:
+                    msg = f"the state of operator {uid!r} in {self!r} cannot be checkpointed: {exc}"
+                    raise CheckpointError(msg) from exc
+            raise
 
     def snapshot_task_state(self, barrier: CheckpointBarrier) -> dict[str, Any]:
         """Task-level state beside the operators' (a source's split positions)."""

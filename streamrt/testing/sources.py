@@ -5,7 +5,12 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Final, Generic, TypeVar
 
-from streamrt.runtime.source_reader import SourceBatch, SourceReaderBase, SourceReaderContext
+from streamrt.runtime.source_reader import (
+    SourceBatch,
+    SourceReaderBase,
+    SourceReaderContext,
+    subtask_split,
+)
 
 T = TypeVar("T")
 
@@ -52,8 +57,7 @@ class _ListReader(SourceReaderBase, Generic[T]):
         idx = range(context.subtask_index, len(source.values), context.parallelism)
         self._values = [source.values[i] for i in idx]
         self._timestamps = [source.timestamps[i] for i in idx] if source.timestamps else None
-        self._split = f"list-{context.subtask_index}"
-        self._next = int(context.restored_positions.get(self._split, 0))
+        self._split, self._next = subtask_split("list", context)
         self._batch = source.batch_size
 
     async def fetch(self) -> list[SourceBatch[T]] | None:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import pickle
 from collections import Counter as Tally
 from collections.abc import Callable
 from typing import Any
@@ -17,6 +16,8 @@ from streamrt import (
     DataGeneratorSource,
     StreamExecutionEnvironment,
 )
+from streamrt.runtime.checkpoint_encoding import encode
+from streamrt.runtime.completed_checkpoint import operator_uid
 from streamrt.testing import CollectSink
 from tests.conftest import bounded, cancel_and_expect_cancelled
 
@@ -40,12 +41,12 @@ def build(env: StreamExecutionEnvironment, sink: CollectSink[Any]) -> None:
     )
 
 
-def state_of(checkpoint: CompletedCheckpoint, operator_id: int) -> list[dict[str, Any]]:
-    return [
-        s["operators"][operator_id]
-        for s in checkpoint.states.values()
-        if operator_id in s.get("operators", {})
-    ]
+def positions_of(checkpoint: CompletedCheckpoint) -> dict[str, int]:
+    """Every split's position in the checkpoint (from the source tasks' snapshots)."""
+    positions: dict[str, int] = {}
+    for snapshot in checkpoint.task_snapshots():
+        positions.update(snapshot.get("positions", {}))
+    return positions
 
 
 @pytest.mark.parametrize("parallelism", [1, 2])
@@ -57,7 +58,7 @@ async def test_checkpoint_is_consistent_and_restore_finishes_exactly(
     sink: CollectSink[Any] = CollectSink()
     build(env, sink)
     job = env.create_job("counting")
-    count_id = next(n.node_id for v in job.graph.vertices for n in v.nodes if n.name == "count")
+    count = next(n for v in job.graph.vertices for n in v.nodes if n.name == "count")
     running = asyncio.create_task(job.run())
     await sink.wait_for(1_000)
     checkpoint = await bounded(job.checkpoint())
@@ -65,22 +66,19 @@ async def test_checkpoint_is_consistent_and_restore_finishes_exactly(
 
     # the source positions say how many records each generator subtask had emitted at the
     # barrier; the keyed counts in the snapshot must be exactly those records' counts
-    positions: dict[str, int] = {}
-    for state in checkpoint.states.values():
-        positions.update(state.get("positions", {}))
-    assert sorted(positions) == [f"datagen-{i}" for i in range(parallelism)]
-    emitted = [
-        s + k * parallelism for s in range(parallelism) for k in range(positions[f"datagen-{s}"])
-    ]
+    positions = positions_of(checkpoint)
+    splits = [f"datagen-{i}-of-{parallelism}" for i in range(parallelism)]
+    assert sorted(positions) == splits
+    emitted = [s + k * parallelism for s in range(parallelism) for k in range(positions[splits[s]])]
     expected = Tally(i % KEYS for i in emitted)
     tables: dict[int, tuple[int, int]] = {}
-    for operator_state in state_of(checkpoint, count_id):
+    for operator_state in checkpoint.operator_states(operator_uid(count)):
         tables.update(operator_state["keyed"]["tables"]["reduce"])
     assert {k: v[1] for k, v in tables.items()} == dict(expected)
     # where the barrier cut the stream depends on timing: after the 1 000 records awaited, and
     # before the end (the generator is rate-limited to 30 000/s, so 6 000 records take 200 ms)
     assert 1_000 <= sum(positions.values()) < COUNT
-    assert checkpoint.size_bytes == len(pickle.dumps(checkpoint.states))
+    assert checkpoint.size_bytes == sum(len(b) for b in checkpoint.blobs.values())
     assert job.statistics().checkpoints.completed == 1
 
     # a new job from the same pipeline, restored: every key ends at its exact total
@@ -101,8 +99,17 @@ async def test_a_checkpoint_that_does_not_fit_the_job_is_refused(
 ) -> None:
     env = env_factory(parallelism=2)
     env.from_collection([1]).sink_to(CollectSink())
-    bogus = CompletedCheckpoint(3, 0, {(99, 0): {}}, 0)
-    with pytest.raises(CheckpointError, match="checkpoint 3 does not fit job 'x'"):
+    gone = {"uid": "gone", "name": "Gone", "max_parallelism": 128, "keyed": True}
+    task = {"uid": "gone", "name": "Gone", "parallelism": 1, "operators": [gone]}
+    metadata = {"job": "x", "savepoint": False, "tasks": [{**task, "blobs": ["task-0-0"]}]}
+    state = {"keyed": {"kinds": {"v": "value"}, "tables": {"v": {"k": 1}}}}
+    bogus = CompletedCheckpoint(
+        3, 0, metadata, {"task-0-0": encode({"operators": {"gone": state}})}
+    )
+    with pytest.raises(
+        CheckpointError,
+        match="checkpoint 3 has state for operator uid\\(s\\) 'gone' \\('Gone'\\) that this job",
+    ):
         await env.create_job("x", restore_from=bogus).run()
 
 

@@ -94,7 +94,7 @@ async def test_checkpoints_align_across_a_kafka_edge(kafka: Kafka) -> None:
     assert result.statistics.checkpoints.completed >= 1
     # both consumer subtasks took the checkpoint after the barriers of both producers, and
     # recorded where each barrier sat in their partition
-    external = [s["external"][0] for s in checkpoint.states.values() if "external" in s]
+    external = [s["external"][0] for s in checkpoint.task_snapshots() if "external" in s]
     assert sorted(e["partition"] for e in external) == [0, 1]
     assert all(sorted(e["barriers"]) == [0, 1] for e in external)
 

@@ -56,7 +56,7 @@ async def test_segments_in_separate_jobs_compute_what_one_job_computes(kafka: Ka
     assert len(sink.values) == len(expected)  # watermarks crossed: no window fired twice
     assert [t.name for t in upstream.tasks] == ["Source: events"] * 2
     assert [t.name for t in downstream.tasks] == ["tumbling count -> Sink: CollectSink"] * 2
-    offsets = [s["external"][0]["offset"] for s in checkpoint.states.values() if "external" in s]
+    offsets = [s["external"][0]["offset"] for s in checkpoint.task_snapshots() if "external" in s]
     assert len(offsets) == 2 and all(o is not None for o in offsets)
     assert results[1].statistics.checkpoints.completed >= 1
     edge_id = downstream.graph.edges[0].edge_id

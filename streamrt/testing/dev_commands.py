@@ -534,8 +534,10 @@ async def _produce(args: argparse.Namespace) -> int:
         sent += await _acknowledged(pending, args.topic)
     finally:
         await producer.stop()  # sends what is queued (also after Ctrl-C)
-        queued = f"; {len(pending)} more were queued when it stopped" if pending else ""
-        _say(args, f"sent {_records(sent)} to topic {args.topic!r}{queued}")
+        acked = [f.done() and not f.cancelled() and f.exception() is None for f in pending]
+        lost = acked.count(False)
+        note = f"; {_records(lost)} not acknowledged" if lost else ""
+        _say(args, f"sent {_records(sent + len(acked) - lost)} to topic {args.topic!r}{note}")
     return 0
 
 

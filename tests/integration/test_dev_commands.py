@@ -173,7 +173,7 @@ def test_broker_creates_topics_prints_bootstrap_and_stops_on_sigint() -> None:
     broker, bootstrap = start_broker("--port", "0", "--topic", "orders:3", "--topic", "single")
     try:
         pid = broker_pid(broker)
-        assert any("created topic 'orders' with 3 partitions" in x for x in broker.stderr)
+        broker.wait_stderr("created topic 'orders' with 3 partitions")
         listed = ok("topics", "--bootstrap", bootstrap, *FAST, "list")
         assert listed.splitlines() == ["orders\t3", "single\t1"]
         assert broker.stop(signal.SIGINT) == 0, broker.stderr
@@ -198,10 +198,7 @@ def test_broker_keeps_its_data_dir_across_restarts_and_stops_on_sigterm(tmp_path
 
     broker, bootstrap = start_broker("--port", "0", "--data-dir", str(data), "--topic", "kept:2")
     try:
-        assert any(
-            "topic 'kept' already exists with 1 partition (asked for 2); left alone" in line
-            for line in broker.stderr
-        ), broker.stderr
+        broker.wait_stderr("topic 'kept' already exists with 1 partition (asked for 2); left alone")
         args = ["tail", "kept", "--from-beginning", "--max", "2"]
         assert ok("topics", "--bootstrap", bootstrap, *FAST, *args) == "one\ntwo\n"
         assert broker.stop() == 0
@@ -289,6 +286,25 @@ def test_tail_from_the_end_prints_new_records_until_ctrl_c(
     finally:
         tail.kill()
     assert tail.stdout.get(timeout=STOP_S) is None
+
+
+def test_produce_sends_each_line_as_it_comes_and_ctrl_c_exits_130(
+    bootstrap: str, new_topic: Callable[[int], str]
+) -> None:
+    topic = new_topic(1)
+    produce = Running("topics", "--bootstrap", bootstrap, *FAST, "produce", topic, stdin=-1)
+    try:
+        assert produce.proc.stdin is not None
+        produce.proc.stdin.write("typed\nlines\n")  # and no end of input: a terminal
+        produce.proc.stdin.flush()
+        args = ["tail", topic, "--from-beginning", "--max", "2"]
+        assert ok("topics", "--bootstrap", bootstrap, *FAST, *args) == "typed\nlines\n"
+        assert produce.stop(signal.SIGINT) == 130, produce.stderr
+    finally:
+        produce.kill()
+        if produce.proc.stdin is not None:
+            produce.proc.stdin.close()
+    produce.wait_stderr(f"sent 2 records to topic {topic!r}")
 
 
 def test_tail_ends_after_timeout_ms_without_records(

@@ -113,8 +113,12 @@ class StreamrtCollector(Collector):
             )
             families["checkpoint_last_size_bytes"].add_metric(job_labels, cp.last_size_bytes)
             families["checkpoint_last_completed_id"].add_metric(job_labels, cp.last_completed_id)
+            families["checkpoint_last_completed_timestamp_seconds"].add_metric(
+                job_labels, cp.last_completed_timestamp_seconds
+            )
         families["job_running"].add_metric(job_labels, 1 if job.status is JobStatus.RUNNING else 0)
         families["job_uptime_seconds"].add_metric(job_labels, job.uptime_seconds)
+        families["job_restarts_total"].add_metric(job_labels, stats.restarts)
 
 
 def _family(spec: MetricSpec) -> _Family:

@@ -15,9 +15,22 @@ cannot answer and a liveness probe fails, which is the truth.
   status and the event loop's lag); 503 once the job failed, so a supervisor restarts it.
 * ``/readyz``: 200 while the job is ready (``Job.readiness()``: running, every source
   connected, no task failing); 503 otherwise, with the reason.
-* ``/job``: the job graph (tasks, chains, parallelism, edges) with live counts, as JSON.
+* ``/job``: the job graph (tasks, chains, parallelism, edges) with live counts, the restart
+  count and the restart strategy, as JSON.
 
-GET and HEAD are allowed; other methods get 405, unknown paths 404.
+GET and HEAD are allowed there; other methods get 405, unknown paths 404.
+
+Control endpoints (POST, JSON body), used by ``streamrt savepoint`` and ``streamrt stop``:
+
+* ``/savepoint`` ``{"directory": "..."}``: take a savepoint (the server's default directory when
+  none is given) and answer its path once it is durable;
+* ``/stop`` ``{"savepoint": true | "dir" | null, "drain": false}``: stop the job gracefully
+  (after a savepoint when asked, answering its path; else after a final checkpoint when
+  checkpointing is on).
+
+Because the server binds every interface for Prometheus, control requests are refused (403)
+unless they come from a loopback address, or a control token is set and presented as
+``Authorization: Bearer <token>`` (then the token is required from every address).
 """
 
 from __future__ import annotations
@@ -26,6 +39,8 @@ import asyncio
 import contextlib
 import dataclasses
 import gzip
+import hmac
+import ipaddress
 import logging
 import time
 from collections.abc import Awaitable, Callable, Mapping
@@ -36,6 +51,7 @@ from prometheus_client import CollectorRegistry, PlatformCollector, ProcessColle
 from prometheus_client.exposition import choose_encoder, gzip_accepted
 
 from metrics.collector import StreamrtCollector
+from streamrt.errors import StreamrtError
 from streamrt.runtime.job import Job, JobStatus
 from streamrt.runtime.statistics import CheckpointStatistics, OperatorStatistics, TaskStatistics
 
@@ -59,6 +75,8 @@ class MetricsServer:
         host: the address to listen on; ``0.0.0.0`` (or ``""``) for every interface.
         port: the port to listen on; 0 picks a free one (see ``port`` after ``start``).
         loop_lag_interval: how often the event loop's responsiveness is measured, seconds.
+        control_token: when set, control requests must present it as a bearer token.
+        savepoint_dir: where ``/savepoint`` and ``/stop`` put savepoints not given a directory.
     """
 
     def __init__(
@@ -68,8 +86,12 @@ class MetricsServer:
         host: str = "0.0.0.0",
         port: int = DEFAULT_METRICS_PORT,
         loop_lag_interval: float = 0.5,
+        control_token: str | None = None,
+        savepoint_dir: str = "savepoints",
     ) -> None:
         self.job = job
+        self._control_token = control_token
+        self.savepoint_dir = savepoint_dir
         self.host = host
         self.port = port
         self.registry = CollectorRegistry(auto_describe=False)
@@ -101,6 +123,8 @@ class MetricsServer:
         for path, handler in self._routes.items():
             app.router.add_get(path, handler)  # HEAD too
             app.router.add_get(path + "/", handler)
+        app.router.add_post("/savepoint", self._savepoint)
+        app.router.add_post("/stop", self._stop)
         runner = web.AppRunner(app, access_log=None)
         await runner.setup()
         try:
@@ -152,10 +176,11 @@ class MetricsServer:
         try:
             return await handler(request)
         except web.HTTPMethodNotAllowed as error:
+            allowed = ",".join(sorted(error.allowed_methods))
             return web.Response(
                 status=405,
-                text=f"method {request.method} not allowed; use GET or HEAD\n",
-                headers={"Allow": ",".join(sorted(error.allowed_methods))},
+                text=f"method {request.method} not allowed; use {allowed.replace(',', ' or ')}\n",
+                headers={"Allow": allowed},
             )
         except web.HTTPNotFound:
             endpoints = ", ".join(self._routes)
@@ -194,6 +219,72 @@ class MetricsServer:
             body["error"] = str(job.failure)
         return web.json_response(body, status=503)
 
+    # -- control -------------------------------------------------------------------------------
+    def _refusal(self, request: web.Request) -> web.Response | None:
+        """403 unless the request may control the job (see the module docstring)."""
+        if self._control_token is not None:
+            presented = request.headers.get("Authorization", "")
+            if hmac.compare_digest(presented, f"Bearer {self._control_token}"):
+                return None
+            reason = "control requests need the control token (Authorization: Bearer ...)"
+        else:
+            try:
+                if ipaddress.ip_address(request.remote or "").is_loopback:
+                    return None
+            except ValueError:
+                pass
+            reason = (
+                f"control requests are only served to loopback, not {request.remote}; start "
+                "the job with --control-token to allow them from elsewhere"
+            )
+        return web.json_response({"error": reason}, status=403)
+
+    async def _control_body(self, request: web.Request) -> dict[str, Any]:
+        if not request.can_read_body:
+            return {}
+        try:
+            body = await request.json()
+        except ValueError as exc:
+            raise web.HTTPBadRequest(text=f"the body must be a JSON object: {exc}\n") from exc
+        if not isinstance(body, dict):
+            raise web.HTTPBadRequest(text=f"the body must be a JSON object; got {body!r}\n")
+        return body
+
+    async def _savepoint(self, request: web.Request) -> web.StreamResponse:
+        refused = self._refusal(request)
+        if refused is not None:
+            return refused
+        body = await self._control_body(request)
+        return await self._take_savepoint(str(body.get("directory") or self.savepoint_dir), None)
+
+    async def _stop(self, request: web.Request) -> web.StreamResponse:
+        refused = self._refusal(request)
+        if refused is not None:
+            return refused
+        body = await self._control_body(request)
+        drain = bool(body.get("drain", False))
+        savepoint = body.get("savepoint")
+        if savepoint:
+            directory = savepoint if isinstance(savepoint, str) else self.savepoint_dir
+            return await self._take_savepoint(directory, drain)
+        job = self.job
+        if job is None:
+            return web.json_response({"error": "no job yet"}, status=409)
+        job.stop(drain=drain)
+        return web.json_response({"stopping": True, "drain": drain}, status=202)
+
+    async def _take_savepoint(self, directory: str, stop: bool | None) -> web.StreamResponse:
+        job = self.job
+        if job is None:
+            return web.json_response({"error": "no job yet"}, status=409)
+        try:
+            savepoint = await job.savepoint(directory, stop=stop)
+        except StreamrtError as exc:
+            return web.json_response({"error": str(exc)}, status=409)
+        return web.json_response(
+            {"path": savepoint.location, "checkpoint_id": savepoint.checkpoint_id}
+        )
+
     async def _job(self, request: web.Request) -> web.StreamResponse:
         job = self.job
         if job is None:
@@ -208,6 +299,8 @@ class MetricsServer:
                 "operators": [_as_json(o, _OPERATOR_KEYS) for o in stats.operators],
                 "tasks": [_as_json(t) for t in stats.tasks],
                 "checkpoints": _as_json(stats.checkpoints),
+                "restarts": stats.restarts,
+                "restart_strategy": job.config.effective_restart_strategy.describe(),
                 "time": time.time(),
             }
         )

@@ -207,14 +207,27 @@ METRICS: Final[tuple[MetricSpec, ...]] = (
         "checkpoint_last_size_bytes",
         "gauge",
         JOB,
-        "Size of the last completed checkpoint's state (pickled).",
+        "Size of the last completed checkpoint's state (its encoded task snapshots).",
     ),
     MetricSpec(
         "checkpoint_last_completed_id", "gauge", JOB, "Id of the last completed checkpoint."
     ),
+    MetricSpec(
+        "checkpoint_last_completed_timestamp_seconds",
+        "gauge",
+        JOB,
+        "When the last checkpoint completed (durable), in epoch seconds: its age is "
+        "time() minus this.",
+    ),
     # -- the job
     MetricSpec("job_running", "gauge", JOB, "1 while the job runs, else 0."),
     MetricSpec("job_uptime_seconds", "gauge", JOB, "Seconds since the job started."),
+    MetricSpec(
+        "job_restarts_total",
+        "counter",
+        JOB,
+        "Times the job restarted from its latest checkpoint after a failure (restart strategy).",
+    ),
 )
 
 _BY_NAME: Final = {m.name: m for m in METRICS}

@@ -4,6 +4,8 @@
                   [--metrics-host 0.0.0.0] [--metrics-port 9249 | --no-metrics]
                   [--on-sigterm stop|drain] [--verbose]
     streamrt plan module:function [--format text|mermaid|json]
+    streamrt savepoint --url http://HOST:9249 [DIR]
+    streamrt stop --url http://HOST:9249 [--savepoint [DIR]] [--drain]
     streamrt broker [--port 9092] [--topic NAME[:PARTITIONS]]...   (development broker)
     streamrt topics --bootstrap HOST:PORT create|list|produce|tail ...
 
@@ -21,22 +23,23 @@ timer), Ctrl-C cancels (exit status 130). Errors are one line on stderr and exit
 from __future__ import annotations
 
 import argparse
-import asyncio
 import contextlib
 import importlib
 import inspect
 import logging
-import signal
+import os
 import sys
 import traceback
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
-from metrics.exporter import DEFAULT_METRICS_PORT, MetricsServer
+from metrics.exporter import DEFAULT_METRICS_PORT
+from streamrt.control import post_control
 from streamrt.environment import StreamExecutionEnvironment, run_event_loop
 from streamrt.errors import ConfigError, StreamrtError
 from streamrt.runtime.job import JobExecutionResult
+from streamrt.service import ServiceOptions, run_service
 
 __all__ = ["load_builder", "main"]
 
@@ -134,40 +137,15 @@ def _environment(args: argparse.Namespace) -> StreamExecutionEnvironment:
     return env
 
 
-async def _serve(env: StreamExecutionEnvironment, job_name: str, args: argparse.Namespace) -> Any:
-    job = env.create_job(job_name, segment=args.segment)
-    loop = asyncio.get_running_loop()
-    drain = args.on_sigterm == "drain"
-    loop.add_signal_handler(signal.SIGTERM, lambda: job.stop(drain=drain))
-    server: MetricsServer | None = None
-    try:
-        if not args.no_metrics:
-            server = MetricsServer(job, host=args.metrics_host, port=args.metrics_port)
-            try:
-                await server.start()
-            except OSError as exc:
-                msg = (
-                    f"cannot serve metrics on {args.metrics_host}:{args.metrics_port}: "
-                    f"{exc.strerror or exc}; choose another --metrics-port (0 picks a free "
-                    "one) or pass --no-metrics"
-                )
-                raise ConfigError(msg) from exc
-            print(f"streamrt: metrics at {server.url}/metrics", file=sys.stderr, flush=True)
-        return await job.run()
-    finally:
-        loop.remove_signal_handler(signal.SIGTERM)
-        if server is not None:
-            await server.stop()
-
-
 def _cmd_run(args: argparse.Namespace) -> int:
     env = _environment(args)
     builder = load_builder(args.target)
     results: list[JobExecutionResult] = []
 
     def execute_as_service(env: StreamExecutionEnvironment, name: str) -> JobExecutionResult:
+        options = ServiceOptions.from_args(args)
         result: JobExecutionResult = run_event_loop(
-            lambda: _serve(env, args.job_name or name, args)
+            lambda: run_service(env, args.job_name or name, options)
         )
         results.append(result)
         return result
@@ -186,6 +164,21 @@ def _cmd_run(args: argparse.Namespace) -> int:
             f"streamrt: job {result.job_name!r} finished in {result.net_runtime_seconds:.2f} s",
             file=sys.stderr,
         )
+    return 0
+
+
+def _cmd_savepoint(args: argparse.Namespace) -> int:
+    body = {"directory": args.directory}
+    answer = post_control(args.url, "savepoint", body, args.token, args.timeout)
+    print(answer["path"])
+    return 0
+
+
+def _cmd_stop(args: argparse.Namespace) -> int:
+    savepoint: str | bool | None = args.savepoint
+    body = {"savepoint": savepoint, "drain": args.drain}
+    answer = post_control(args.url, "stop", body, args.token, args.timeout)
+    print(answer.get("path") or "stopping", file=sys.stdout)
     return 0
 
 
@@ -226,6 +219,77 @@ def _add_job_commands(commands: Any) -> None:
             help="stop: pending event-time timers do not fire (default); drain: send the "
             "final watermark first, firing them (Flink's stop --drain)",
         )
+        _add_state_options(command)
+
+
+def _add_state_options(command: Any) -> None:
+    state = command.add_argument_group("checkpoints and restarts")
+    state.add_argument(
+        "--checkpoint-dir",
+        help="where checkpoints are kept (default ./checkpoints/<job name>, when the job "
+        "checkpoints)",
+    )
+    state.add_argument(
+        "--checkpoint-interval", type=int, metavar="MS", help="enable checkpointing every MS"
+    )
+    start = state.add_mutually_exclusive_group()
+    start.add_argument("--from-savepoint", metavar="PATH", help="restore from this savepoint")
+    start.add_argument(
+        "--fresh", action="store_true", help="ignore existing checkpoints: start without state"
+    )
+    state.add_argument(
+        "--allow-non-restored-state",
+        action="store_true",
+        help="drop the state of operators the job no longer has instead of failing",
+    )
+    state.add_argument(
+        "--restart-strategy",
+        metavar="SPEC",
+        help="none | fixed-delay[:attempts=N,delay_ms=MS] | exponential-delay[:...] | "
+        "failure-rate[:...] (default: exponential-delay when checkpointing, else none)",
+    )
+    state.add_argument(
+        "--shutdown-timeout",
+        type=float,
+        default=10.0,
+        metavar="S",
+        help="on SIGTERM, exit non-zero if the job has not stopped after S seconds (default 10)",
+    )
+    state.add_argument(
+        "--control-token",
+        default=os.environ.get("STREAMRT_CONTROL_TOKEN"),
+        help="allow control requests (savepoint, stop) from other hosts with this bearer "
+        "token (default: $STREAMRT_CONTROL_TOKEN; without one, only from loopback)",
+    )
+    state.add_argument(
+        "--savepoint-dir", help="where savepoints go by default (./savepoints/<job name>)"
+    )
+
+
+def _add_control_commands(commands: Any) -> None:
+    savepoint = commands.add_parser("savepoint", help="take a savepoint of a running job")
+    stop = commands.add_parser("stop", help="stop a running job gracefully")
+    for command in (savepoint, stop):
+        command.add_argument(
+            "--url", required=True, help="the job's endpoint address, e.g. http://127.0.0.1:9249"
+        )
+        command.add_argument("--token", help="the job's control token (or STREAMRT_CONTROL_TOKEN)")
+        command.add_argument(
+            "--timeout", type=float, default=120.0, help="seconds to wait (default 120)"
+        )
+        command.add_argument("--verbose", action="store_true", help="show tracebacks")
+    savepoint.add_argument("directory", nargs="?", help="where to write it (the job's default)")
+    stop.add_argument(
+        "--savepoint",
+        nargs="?",
+        const=True,
+        default=None,
+        metavar="DIR",
+        help="take a final savepoint (into DIR, else the job's default) and print its path",
+    )
+    stop.add_argument(
+        "--drain", action="store_true", help="fire every pending event-time timer first"
+    )
 
 
 def _dev_commands() -> Any:
@@ -240,6 +304,7 @@ def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="streamrt", description=__doc__.split("\n\n")[0])
     commands = parser.add_subparsers(dest="command", required=True)
     _add_job_commands(commands)
+    _add_control_commands(commands)
     dev = _dev_commands()
     if dev is not None:
         dev.add_commands(commands)
@@ -270,6 +335,10 @@ def main(argv: Sequence[str] | None = None) -> int:
                 return _cmd_run(args)
             if args.command == "plan":
                 return _cmd_plan(args)
+            if args.command == "savepoint":
+                return _cmd_savepoint(args)
+            if args.command == "stop":
+                return _cmd_stop(args)
             dev = _dev_commands()
             assert dev is not None  # the parser only knows these commands when present
             status: int = dev.run(args)

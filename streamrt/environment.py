@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 from collections.abc import Awaitable, Callable, Iterable, Iterator, Sequence
 from contextvars import ContextVar
 from dataclasses import replace
@@ -19,11 +20,14 @@ from streamrt.connectors.collection import CollectionSource
 from streamrt.datastream import DataStream, _Input
 from streamrt.errors import GraphError
 from streamrt.plan import render_plan
-from streamrt.runtime.checkpoint_coordinator import CompletedCheckpoint
+from streamrt.runtime.checkpoint_storage import CheckpointStorage, FileSystemCheckpointStorage
+from streamrt.runtime.clock import Clock
+from streamrt.runtime.completed_checkpoint import CompletedCheckpoint
 from streamrt.runtime.config import JobConfig
 from streamrt.runtime.job import Job, JobExecutionResult
 from streamrt.runtime.job_graph import JobGraph, create_job_graph
 from streamrt.runtime.operator import StreamOperator
+from streamrt.runtime.restart_strategy import RestartStrategySpec, parse_restart_strategy
 from streamrt.runtime.source_reader import Source
 from streamrt.runtime.stream_graph import NodeKind, StreamGraph, StreamNode
 from streamrt.runtime.watermark_strategy import WatermarkStrategy
@@ -120,15 +124,51 @@ class StreamExecutionEnvironment:
         return self
 
     def enable_checkpointing(
-        self, interval_ms: int, *, timeout_ms: int = _DEFAULTS.checkpoint_timeout_ms
+        self,
+        interval_ms: int,
+        *,
+        timeout_ms: int = _DEFAULTS.checkpoint_timeout_ms,
+        storage: CheckpointStorage | str | os.PathLike[str] | None = None,
+        retained: int = 1,
     ) -> StreamExecutionEnvironment:
         """Take a checkpoint every ``interval_ms``.
 
-        Barriers are aligned; sources commit their offsets when a checkpoint completes.
+        Barriers are aligned; a checkpoint completes when every task has its part in it and,
+        with ``storage``, once it is durable there; only then do sources commit its offsets.
+
+        Args:
+            interval_ms: time between checkpoints (>= 10).
+            timeout_ms: a checkpoint not complete by then fails.
+            storage: where completed checkpoints are kept: a directory (``chk-<n>/`` in it, see
+                docs/checkpoints.md) or a ``CheckpointStorage``; ``None``: in memory only.
+            retained: how many completed checkpoints a directory keeps (Flink's
+                ``state.checkpoints.num-retained``).
         """
-        self.config = replace(
-            self.config, checkpoint_interval_ms=interval_ms, checkpoint_timeout_ms=timeout_ms
+        kept: CheckpointStorage | None = (
+            FileSystemCheckpointStorage(os.fspath(storage), retained=retained)
+            if isinstance(storage, (str, os.PathLike))
+            else storage
         )
+        self.config = replace(
+            self.config,
+            checkpoint_interval_ms=interval_ms,
+            checkpoint_timeout_ms=timeout_ms,
+            checkpoint_storage=kept,
+        )
+        return self
+
+    def set_restart_strategy(
+        self, strategy: RestartStrategySpec | str
+    ) -> StreamExecutionEnvironment:
+        """What a failed job does (Flink's restart strategies).
+
+        ``fixed_delay(...)``, ``exponential_delay(...)``, ``failure_rate(...)``,
+        ``no_restart()`` or their text (``"fixed-delay:attempts=3"``). Default (Flink's):
+        exponential delay with checkpointing on, no restart without.
+        """
+        if isinstance(strategy, str):
+            strategy = parse_restart_strategy(strategy)
+        self.config = replace(self.config, restart_strategy=strategy)
         return self
 
     def disable_operator_chaining(self) -> StreamExecutionEnvironment:
@@ -218,21 +258,33 @@ class StreamExecutionEnvironment:
         self,
         job_name: str = "streamrt job",
         *,
-        restore_from: CompletedCheckpoint | None = None,
+        restore_from: CompletedCheckpoint | str | os.PathLike[str] | None = None,
         segment: int | None = None,
+        allow_non_restored_state: bool = False,
+        clock: Clock | None = None,
     ) -> Job:
         """Turn the pipeline into a runnable ``Job`` and clear it (run with ``await job.run()``).
 
         Args:
             job_name: the job's name.
-            restore_from: a completed checkpoint of the same pipeline to resume from.
+            restore_from: a completed checkpoint, or the path of a savepoint or retained
+                checkpoint, to resume from (also at another parallelism).
             segment: run only this segment of the job (the parts between its Kafka-topic
                 edges, numbered from 0, see ``streamrt plan``); the other segments run in other
                 processes, each started with the same pipeline and its own segment number.
+            allow_non_restored_state: drop the state of operators the job no longer has
+                instead of failing.
+            clock: what the restart loop reads and sleeps on (tests).
         """
         graph = self.get_job_graph(job_name)
+        restored = (
+            CompletedCheckpoint.load(restore_from)
+            if isinstance(restore_from, (str, os.PathLike))
+            else restore_from
+        )
+        config = replace(self.config, allow_non_restored_state=allow_non_restored_state)
         self.stream_graph = StreamGraph()
-        job = Job(graph, self.config, restored=restore_from, segment=segment)
+        job = Job(graph, config, restored=restored, segment=segment, clock=clock)
         self.last_job = job
         return job
 

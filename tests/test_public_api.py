@@ -80,7 +80,7 @@ _LAYERS: dict[str, tuple[str, ...]] = {
     "connectors": ("streamrt.connectors",),
     "api": ("streamrt.datastream", "streamrt.environment", "streamrt.plan"),
     "metrics": ("metrics",),
-    "service": ("streamrt.cli",),
+    "service": ("streamrt.cli", "streamrt.service", "streamrt.control"),
     "testing": ("streamrt.testing",),
 }
 _MAY_LOAD: dict[str, set[str]] = {
@@ -95,7 +95,7 @@ _MAY_LOAD: dict[str, set[str]] = {
 }
 _THIRD_PARTY = {  # heavy or optional dependencies, and the layers allowed to load them
     "aiokafka": ("streamrt.connectors.kafka", "streamrt.testing"),
-    "prometheus_client": ("metrics", "streamrt.cli"),
+    "prometheus_client": ("metrics", "streamrt.cli", "streamrt.service"),
 }
 
 

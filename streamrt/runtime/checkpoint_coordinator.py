@@ -59,7 +59,9 @@ class CheckpointCoordinator:
         interval_ms: time between checkpoint triggers.
         timeout_ms: a checkpoint not durable after this long fails (Flink default 10 min).
         storage: where completed checkpoints go; ``None`` keeps them in memory only.
-        latest: the checkpoint the job was restored from (ids continue after it).
+        latest: the checkpoint the job was restored from.
+        first_id: the id of the first checkpoint (after the restored one's and after every
+            checkpoint already in ``storage``: ids only grow).
     """
 
     def __init__(
@@ -70,13 +72,14 @@ class CheckpointCoordinator:
         *,
         storage: CheckpointStorage | None = None,
         latest: CompletedCheckpoint | None = None,
+        first_id: int = 1,
     ) -> None:
         self.job_name = job_name
         self.interval_ms = interval_ms
         self.timeout_ms = timeout_ms
         self.storage = storage
         self.latest = latest
-        self._next_id = latest.checkpoint_id + 1 if latest else 1
+        self._next_id = max(first_id, latest.checkpoint_id + 1 if latest else 1)
         self._tasks: list[StreamTask] = []
         self._vertices: list[JobVertex] = []
         self._pending: _Pending | None = None

@@ -143,6 +143,14 @@ class CheckpointStorage(Protocol):
         """
         ...
 
+    def latest_id(self) -> int:
+        """The id of the newest complete checkpoint (0 when there is none).
+
+        A new checkpoint must have a higher id: a job that starts afresh on a storage that
+        already holds checkpoints continues their numbering.
+        """
+        ...
+
     def read(self, location: str) -> StoredCheckpoint:
         """Load the checkpoint at ``location``, verifying every blob.
 
@@ -253,6 +261,17 @@ class FileSystemCheckpointStorage:
         newest = complete[max(complete)]
         _read_metadata(newest / METADATA_FILE)  # loud on a corrupt latest, see module docstring
         return str(newest)
+
+    def latest_id(self) -> int:
+        """The id of the highest complete ``chk-<n>/`` (0 when there is none)."""
+        try:
+            complete, _incomplete = self._scan()
+        except FileNotFoundError:
+            return 0
+        except OSError as exc:
+            msg = f"cannot list checkpoints in {self._directory}: {exc}"
+            raise CheckpointError(msg) from exc
+        return max(complete, default=0)
 
     def read(self, location: str) -> StoredCheckpoint:
         """Load the checkpoint at ``location`` (its directory or its ``_metadata`` file).

@@ -12,12 +12,14 @@ another parallelism (``state_assignment``). The same object lives in memory
 
 from __future__ import annotations
 
+import os
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from streamrt.runtime.checkpoint_encoding import decode
+from streamrt.runtime.checkpoint_storage import StoredCheckpoint, read_savepoint
 from streamrt.runtime.stream_graph import StreamNode
 
 if TYPE_CHECKING:
@@ -82,6 +84,26 @@ class CompletedCheckpoint:
     metadata: Mapping[str, Any]
     blobs: Mapping[str, bytes] = field(repr=False)
     location: str | None = None
+
+    @classmethod
+    def from_stored(cls, stored: StoredCheckpoint) -> CompletedCheckpoint:
+        """The checkpoint storage read back."""
+        return cls(
+            stored.checkpoint_id,
+            stored.timestamp_ms,
+            stored.metadata,
+            stored.blobs,
+            stored.location,
+        )
+
+    @classmethod
+    def load(cls, path: str | os.PathLike[str]) -> CompletedCheckpoint:
+        """Read the savepoint or retained checkpoint at ``path`` (its directory or ``_metadata``).
+
+        Raises:
+            CheckpointError: it is missing, truncated or corrupt (the message names the file).
+        """
+        return cls.from_stored(read_savepoint(path))
 
     @property
     def size_bytes(self) -> int:

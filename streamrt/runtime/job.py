@@ -101,12 +101,14 @@ class Job:
         self._end_ns = 0
         self._external: list[tuple[ExternalChannelSpec, ExternalChannelContext]] = []
         if self.config.checkpoint_interval_ms is not None:
+            storage = self.config.checkpoint_storage
             self.coordinator = CheckpointCoordinator(
                 graph.name,
                 self.config.checkpoint_interval_ms,
                 self.config.checkpoint_timeout_ms,
-                storage=self.config.checkpoint_storage,
+                storage=storage,
                 latest=restored,
+                first_id=storage.latest_id() + 1 if storage is not None else 1,
             )
 
     @property

@@ -25,11 +25,15 @@ RUN pip install --no-cache-dir . && rm -rf /src
 WORKDIR /app
 COPY examples/ examples/
 
-RUN useradd --system --uid 10001 --user-group --no-create-home --home-dir /app streamrt
+RUN useradd --system --uid 10001 --user-group --no-create-home --home-dir /app streamrt \
+    && mkdir -p /var/lib/streamrt/checkpoints \
+    && chown -R streamrt:streamrt /var/lib/streamrt
+# a named volume mounted here starts with this directory's owner (docker-compose.yml)
+VOLUME /var/lib/streamrt/checkpoints
 USER streamrt
 
 # /metrics, /healthz, /readyz and /job.
 EXPOSE 9249
-# SIGTERM stops the job gracefully: sources stop, in-flight records are flushed, offsets committed.
+# SIGTERM stops the job gracefully: a final checkpoint, in-flight records flushed, offsets committed.
 STOPSIGNAL SIGTERM
-CMD ["streamrt", "run", "examples.orders_demo:build", "--job-name", "orders-demo", "--parallelism", "2", "--metrics-port", "9249"]
+CMD ["streamrt", "run", "examples.orders_demo:build", "--job-name", "orders-demo", "--parallelism", "2", "--metrics-port", "9249", "--checkpoint-dir", "/var/lib/streamrt/checkpoints"]

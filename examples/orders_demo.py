@@ -58,13 +58,14 @@ def pipeline(env: StreamExecutionEnvironment, bootstrap: str, group_id: str) -> 
             dead_letter_topic=DEAD_LETTERS,
         ),
         source_name="orders",
-    )
+    ).uid("orders")  # stateful operators get stable uids: checkpoints find their state by them
     (
         orders.filter(lambda o: o["amount"] > 0)
         .name("paid orders")
         .key_by(lambda o: o["country"])
         .reduce(add_up)
         .name("revenue per country")
+        .uid("revenue-per-country")
         .sink_to(
             KafkaSink(
                 bootstrap_servers=bootstrap,

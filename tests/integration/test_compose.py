@@ -149,8 +149,8 @@ def test_dashboard_metrics_are_declared() -> None:
     for expr in exprs():
         for name in re.findall(r"\bstreamrt_\w+", expr):
             assert name in kinds, f"{name} (in {expr}) is not in metrics.names.METRICS"
-            rated = re.search(rf"\brate\({name}\b", expr) is not None
-            assert rated == (kinds[name] == "counter"), f"rate() counters, never gauges: {expr}"
+            rated = re.search(rf"\b(?:rate|increase)\({name}\b", expr) is not None
+            assert rated == (kinds[name] == "counter"), f"rate()/increase() counters, never gauges: {expr}"
 
 
 @pytest.mark.prometheus

@@ -150,7 +150,9 @@ def test_dashboard_metrics_are_declared() -> None:
         for name in re.findall(r"\bstreamrt_\w+", expr):
             assert name in kinds, f"{name} (in {expr}) is not in metrics.names.METRICS"
             rated = re.search(rf"\b(?:rate|increase)\({name}\b", expr) is not None
-            assert rated == (kinds[name] == "counter"), f"rate()/increase() counters, never gauges: {expr}"
+            assert rated == (kinds[name] == "counter"), (
+                f"rate()/increase() counters, never gauges: {expr}"
+            )
 
 
 @pytest.mark.prometheus

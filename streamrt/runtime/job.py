@@ -13,12 +13,10 @@ import contextlib
 import logging
 import os
 import time
-from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
 from streamrt.errors import (
-    ChannelClosedError,
     CheckpointError,
     ConfigError,
     JobCancelledError,
@@ -31,6 +29,7 @@ from streamrt.runtime.deployment import ChannelPlacement, deploy
 from streamrt.runtime.external_channel import ExternalChannelContext, ExternalChannelSpec
 from streamrt.runtime.input_task import InputTask
 from streamrt.runtime.job_graph import JobGraph
+from streamrt.runtime.job_outcome import finalize_readers, root_cause
 from streamrt.runtime.job_statistics import job_statistics
 from streamrt.runtime.source_task import SourceTask
 from streamrt.runtime.statistics import JobStatistics
@@ -172,7 +171,9 @@ class Job:
         finally:
             self.started.set()
             self._end_ns = time.perf_counter_ns()
-            await self._finalize_sources(job_finished=self.failure is None and self.tasks_done)
+            await finalize_readers(
+                self.tasks, job_finished=self.failure is None and self.tasks_done
+            )
         self.status = JobStatus.FINISHED
         return JobExecutionResult(
             self.name,
@@ -191,7 +192,7 @@ class Job:
                 await self._run_tasks(restore)
             except BaseExceptionGroup as group_error:
                 # re-raised as is: its __cause__ (the user's exception) must survive
-                cause = _root_cause(group_error)
+                cause = root_cause(group_error)
             else:
                 return
             strategy.notify_failure(self._clock.now_ms())
@@ -233,28 +234,6 @@ class Job:
     def tasks_done(self) -> bool:
         """Whether every task finished (none failed or was cancelled)."""
         return bool(self.tasks) and all(t.status is ExecutionStatus.FINISHED for t in self.tasks)
-
-    async def _finalize_sources(self, *, job_finished: bool) -> None:
-        # sources commit their final offsets only now, when every sink has flushed
-        # (at-least-once); all commit before any disconnects, because a reader leaving its
-        # consumer group makes the group rebalance and refuse the others' commits meanwhile
-        errors: list[Exception] = []
-
-        async def each(
-            tasks: list[StreamTask], call: Callable[[StreamTask], Awaitable[None]]
-        ) -> None:
-            for task in tasks:  # every task gets its call; the first error is raised later
-                try:
-                    await call(task)
-                except Exception as exc:
-                    errors.append(exc)
-
-        if job_finished:
-            entries = [t for t in self.tasks if t.checkpoint_entry]
-            await each(entries, lambda t: t.commit_final_positions())
-        await each(self.tasks, lambda t: t.close_reader())
-        if errors and job_finished:
-            raise errors[0]
 
     def cancel(self) -> None:
         """Cancel every task now (no final flush, no end-of-input processing)."""
@@ -382,21 +361,3 @@ class Job:
     def running_tasks(self) -> int:
         """How many tasks are running."""
         return sum(t.status is ExecutionStatus.RUNNING for t in self.tasks)
-
-
-def _root_cause(group: BaseExceptionGroup[BaseException]) -> BaseException:
-    """The exception that failed the job: the first that is not a consequence of another."""
-    leaves: list[BaseException] = []
-
-    def walk(error: BaseException) -> None:
-        if isinstance(error, BaseExceptionGroup):
-            for inner in error.exceptions:
-                walk(inner)
-        elif not isinstance(error, asyncio.CancelledError):
-            leaves.append(error)
-
-    walk(group)
-    for error in leaves:
-        if not isinstance(error, ChannelClosedError):
-            return error
-    return leaves[0] if leaves else group

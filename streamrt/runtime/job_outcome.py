@@ -1,0 +1,55 @@
+"""How a run of a job ends: the root cause of a failure, and the readers' final commits."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable, Sequence
+
+from streamrt.errors import ChannelClosedError
+from streamrt.runtime.task import StreamTask
+
+__all__ = ["finalize_readers", "root_cause"]
+
+
+async def finalize_readers(tasks: Sequence[StreamTask], *, job_finished: bool) -> None:
+    """Let readers commit their final positions (after a clean finish) and close them.
+
+    Raises:
+        Exception: the first commit or close failure, when the job had finished cleanly.
+    """
+    # sources commit their final offsets only now, when every sink has flushed
+    # (at-least-once); all commit before any disconnects, because a reader leaving its
+    # consumer group makes the group rebalance and refuse the others' commits meanwhile
+    errors: list[Exception] = []
+
+    async def each(some: list[StreamTask], call: Callable[[StreamTask], Awaitable[None]]) -> None:
+        for task in some:  # every task gets its call; the first error is raised later
+            try:
+                await call(task)
+            except Exception as exc:
+                errors.append(exc)
+
+    if job_finished:
+        entries = [t for t in tasks if t.checkpoint_entry]
+        await each(entries, lambda t: t.commit_final_positions())
+    await each(list(tasks), lambda t: t.close_reader())
+    if errors and job_finished:
+        raise errors[0]
+
+
+def root_cause(group: BaseExceptionGroup[BaseException]) -> BaseException:
+    """The exception that failed the job: the first that is not a consequence of another."""
+    leaves: list[BaseException] = []
+
+    def walk(error: BaseException) -> None:
+        if isinstance(error, BaseExceptionGroup):
+            for inner in error.exceptions:
+                walk(inner)
+        elif not isinstance(error, asyncio.CancelledError):
+            leaves.append(error)
+
+    walk(group)
+    for error in leaves:
+        if not isinstance(error, ChannelClosedError):
+            return error
+    return leaves[0] if leaves else group

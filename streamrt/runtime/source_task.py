@@ -60,7 +60,12 @@ class SourceTask(StreamTask):
         self._assigner = strategy.timestamp_assigner
         self._watermarking = strategy.generator_factory is not NoWatermarksGenerator
         self.watermarks = WatermarkOutputMultiplexer(strategy.create_generator)
+        #: position of every split this subtask reads: what its checkpoints record
         self.positions: dict[Any, Any] = dict((restored or {}).get("positions", {}))
+        # restored at another parallelism: every split's position is offered to the reader;
+        # a split's becomes this subtask's only once the reader announces it owns the split,
+        # so a checkpoint never records (stale) positions of splits another subtask reads
+        self._offered: dict[Any, Any] = dict((restored or {}).get("offered_positions", {}))
         context = self.chain.head_context
         self.reader: SourceReader[Any] = node.source.create_reader(
             SourceReaderContext(
@@ -68,7 +73,7 @@ class SourceTask(StreamTask):
                 vertex.parallelism,
                 self.job_name,
                 context.name,
-                dict(self.positions),
+                {**self._offered, **self.positions},
                 context.metrics.connector,
             )
         )
@@ -207,7 +212,10 @@ class SourceTask(StreamTask):
             if not batch.values:
                 return
         if not batch.values and batch.split is not None and batch.position is None:
-            if self._watermarking:  # a split announced on assignment, before any data
+            # a split announced on assignment, before any data
+            if batch.split in self._offered:
+                self.positions.setdefault(batch.split, self._offered[batch.split])
+            if self._watermarking:
                 self.watermarks.split(batch.split)
             return
         values = batch.values

@@ -149,9 +149,10 @@ def _redistribute_task(
                 f"{len(old)} to {parallelism}; restore it at parallelism {len(old)}"
             )
             raise CheckpointError(msg)
-    # every reader gets every split's position and takes those of the splits it owns; where an
+    # every reader is offered every split's position and takes those of the splits it owns
+    # (its task records a split's position once the reader announces the split); where an
     # edge from another process was read is not restored (its group offsets are)
-    return [{"positions": dict(positions)} for _ in range(parallelism)]
+    return [{"offered_positions": dict(positions)} for _ in range(parallelism)]
 
 
 def _check_all_restored(

@@ -7,8 +7,8 @@ against the Kafka-protocol broker of the ``kafka`` fixture:
   final per-user totals equal an uninterrupted computation's;
 * a process killed between a checkpoint's blobs and its ``_metadata``: the previous checkpoint
   stays the latest, and a truncated ``_metadata`` is refused in one line;
-* savepoint -> stop -> restore at parallelism 1 -> 3 (and 1 -> 3 -> 2, an xfail: a product
-  bug): every key's running count continues without gap or repeat;
+* savepoint -> stop -> restore at parallelism 1 -> 3 and 1 -> 3 -> 2: every key's running
+  count continues without gap or repeat;
 * SIGTERM under load: exit 0 in time, committed offsets equal the final checkpoint's positions,
   and a restart continues without duplicates;
 * (an xfail, a product bug) a KafkaSink in a job without checkpointing sends its records.
@@ -447,24 +447,11 @@ def stop_with_savepoint(service: Service, url: str, directory: Path) -> str:
     return path
 
 
-RESCALE_BUG = (
-    "a source subtask restored at another parallelism keeps every split's position it was "
-    "given (SourceTask.positions = the merged restored positions) and snapshots them all; on "
-    "the next rescale _redistribute_task merges subtask snapshots with dict.update in subtask "
-    "order, so a later subtask's stale copy of a partition it does not read overwrites the "
-    "owner's position: after 1 -> 3 -> 2 the partitions read by subtasks 0 and 1 at "
-    "parallelism 3 rewind to the first savepoint and are read again on top of state that "
-    "already counts them (duplicates, totals too high)"
-)
-
-
 @pytest.mark.parametrize(
     "parallelisms",
     [
         pytest.param([1, 3], id="1-3"),
-        pytest.param(
-            [1, 3, 2], id="1-3-2", marks=pytest.mark.xfail(strict=True, reason=RESCALE_BUG)
-        ),
+        pytest.param([1, 3, 2], id="1-3-2"),
     ],
 )
 def test_savepoints_carry_every_key_across_rescales(

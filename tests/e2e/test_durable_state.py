@@ -264,3 +264,18 @@ async def test_stop_takes_a_final_checkpoint_and_a_restore_continues_without_dup
     await bounded(env2.create_job("stops", restore_from=final).run())
     assert len(sink.values) + len(sink2.values) == COUNT  # nothing twice, nothing lost
     assert final_counts(sink2) == EXPECTED
+
+
+def test_stateful_operators_without_uid_are_named_in_a_warning(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    env = StreamExecutionEnvironment()
+    env.enable_checkpointing(1_000)
+    env.from_collection([1]).key_by(lambda v: v).reduce(lambda a, b: a).name("sum").print()
+    with caplog.at_level("WARNING", logger="streamrt.runtime.job"):
+        env.create_job("anonymous")
+    [warning] = [r.getMessage() for r in caplog.records]
+    assert warning.startswith(
+        "job 'anonymous': stateful operators without uid(): 'Source: Collection Source' (stored "
+        "as '1-source-collection-source'), 'sum' (stored as '2-sum'); their state is found"
+    )

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from streamrt.runtime.linger import LingerTimer
+from streamrt.runtime.processing_time import Cancellable
 from streamrt.testing import ManualProcessingTimeService
 
 
@@ -36,10 +39,10 @@ def test_a_flush_ends_the_cycle_and_its_timer() -> None:
 
 def test_a_timer_that_fired_after_its_cycle_ended_does_nothing() -> None:
     # the timer's mail may already be queued when a flush ends its cycle
-    fired: list[object] = []
+    fired: list[Callable[[int], None]] = []
 
     class Recording(ManualProcessingTimeService):
-        def register_timer(self, timestamp_ms, callback):  # type: ignore[no-untyped-def]
+        def register_timer(self, timestamp_ms: int, callback: Callable[[int], None]) -> Cancellable:
             fired.append(callback)
             return super().register_timer(timestamp_ms, callback)
 

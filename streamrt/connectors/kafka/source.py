@@ -97,7 +97,12 @@ class KafkaSource(Generic[T]):
         security: settings for every client this source makes (``security_protocol``,
             ``sasl_mechanism``, ``sasl_plain_username``, ``ssl_context``, ...).
         max_batch_records: most records per fetch.
-        fetch_timeout_ms: how long one fetch waits for data.
+        fetch_timeout_ms: how long one fetch waits for data, both here and at the broker
+            (aiokafka's ``fetch_max_wait_ms``, unless ``consumer_settings`` name it). A broker
+            that answers as soon as data arrives (Kafka, with ``fetch_min_bytes`` 1) makes it
+            the idle poll interval only; one that holds every fetch for its full wait (Tansu)
+            makes it the bound of the source's share of latency. Lower means more requests
+            while idle.
         connect_attempts: tries to reach the brokers at start (backoff 0.25 s doubling) before
             the job fails with an error naming them.
 
@@ -223,7 +228,11 @@ class KafkaSourceReader(Generic[T]):
             source.bootstrap_servers,
             group_id=source.group_id,
             client_id=client_id,
-            settings={**source.security, **source.consumer_settings},
+            settings={
+                "fetch_max_wait_ms": source.fetch_timeout_ms,
+                **source.security,
+                **source.consumer_settings,
+            },
         )
         self._dead_letters: Producer | None = None
         if source.on_error == "dead_letter":

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import os
 import signal
 import sys
@@ -64,6 +65,24 @@ LATENCY_CASES = [
 
 
 # -- the child: one pipeline, until SIGTERM ------------------------------------------------------
+class Inbound:
+    """Send time -> read by the pipeline, per record: the inbound share of the latency."""
+
+    def __init__(self, warm: int) -> None:
+        self.warm = warm
+        self.ms: list[float] = []
+
+    def __call__(self, value: bytes) -> bytes:
+        seq, sent_ns = value.split(b",")
+        if int(seq) >= self.warm:
+            self.ms.append((time.time_ns() - int(sent_ns)) / 1e6)
+        return value
+
+    def report(self) -> None:
+        ms = sorted(self.ms) or [float("nan")]
+        print(json.dumps({"in_p50": percentile(ms, 0.5), "in_p99": percentile(ms, 0.99)}))
+
+
 async def raw_pipeline(
     bootstrap: str, source: str, target: str, stop: asyncio.Event, args: argparse.Namespace
 ) -> None:
@@ -79,11 +98,13 @@ async def raw_pipeline(
         consumer.assign(partitions)
         await consumer.seek_to_beginning(*partitions)
         print("ready", flush=True)
+        inbound = Inbound(args.warm)
         while not stop.is_set():
             fetched = await consumer.getmany(timeout_ms=100, max_records=2_000)
             for messages in fetched.values():
                 for message in messages:
-                    await producer.send(target, message.value)
+                    await producer.send(target, inbound(message.value))
+        inbound.report()
     finally:
         await consumer.stop()
         await producer.stop()
@@ -103,7 +124,7 @@ async def streamrt_pipeline(
             bootstrap_servers=bootstrap, topics=[source], starting_offsets="earliest", **wait
         ),
         source_name="in",
-    ).map(bytes)
+    ).map(inbound := Inbound(args.warm))
     if args.channel:
         stream = stream.disable_chaining()
     sink_args: dict[str, Any] = {} if args.linger is None else {"linger_ms": args.linger}
@@ -121,6 +142,7 @@ async def streamrt_pipeline(
     await stop.wait()
     job.stop()
     await running
+    inbound.report()
 
 
 def child(args: argparse.Namespace) -> None:
@@ -168,6 +190,7 @@ class Pipeline:
         self.case = case
         self.extra = extra
         self.proc: asyncio.subprocess.Process | None = None
+        self.report: dict[str, float] = {}
 
     @property
     def pid(self) -> int:
@@ -191,13 +214,17 @@ class Pipeline:
         if self.proc is not None and self.proc.returncode is None:
             self.proc.send_signal(signal.SIGTERM)
             try:
-                code = await asyncio.wait_for(self.proc.wait(), 30)
+                out, _ = await asyncio.wait_for(self.proc.communicate(), 30)
+                code = self.proc.returncode
             except TimeoutError:
                 self.proc.kill()
                 await self.proc.wait()
                 raise SystemExit(f"{self.case.label}: the pipeline did not stop") from None
             if code != 0:
                 raise SystemExit(f"{self.case.label}: the pipeline exited with {code}")
+            lines = out.decode().strip().splitlines()
+            if lines:
+                self.report = json.loads(lines[-1])
 
 
 async def produce(bootstrap: str, topic: str, rate: int, seconds: float) -> tuple[int, float]:
@@ -264,8 +291,12 @@ def percentile(sorted_values: list[float], q: float) -> float:
     return sorted_values[min(len(sorted_values) - 1, int(q * len(sorted_values)))]
 
 
-async def measure_latency(bootstrap: str, case: Case, args: argparse.Namespace) -> dict[str, Any]:
-    pipeline = Pipeline(bootstrap, case, ["--fetch-wait", str(args.fetch_wait_ms)])
+async def measure_latency(
+    bootstrap: str, broker_pid: int | None, case: Case, args: argparse.Namespace
+) -> dict[str, Any]:
+    warm = int(args.rate * args.warmup)
+    extra = ["--fetch-wait", str(args.fetch_wait_ms), "--warm", str(warm)]
+    pipeline = Pipeline(bootstrap, case, extra)
     await pipeline.start()
     try:
         ready, done = asyncio.Event(), asyncio.Event()
@@ -274,14 +305,15 @@ async def measure_latency(bootstrap: str, case: Case, args: argparse.Namespace) 
             consume(bootstrap, pipeline.target, total, args.fetch_wait_ms, ready, done)
         )
         await ready.wait()
+        cpu0, broker0 = cpu_seconds(pipeline.pid), broker_cpu(broker_pid)
         sent, took = await produce(
             bootstrap, pipeline.source, args.rate, args.warmup + args.seconds
         )
+        cpu, broker = cpu_seconds(pipeline.pid) - cpu0, broker_cpu(broker_pid) - broker0
         done.set()
         latencies = await consumer
     finally:
         await pipeline.stop()
-    warm = int(args.rate * args.warmup)
     measured = sorted(v for seq, v in latencies.items() if seq >= warm)
     lost = (sent - warm) - len(measured)
     return {
@@ -292,6 +324,9 @@ async def measure_latency(bootstrap: str, case: Case, args: argparse.Namespace) 
         "max": measured[-1],
         "samples": len(measured),
         "missing": lost,
+        "cpu": cpu / took,
+        "broker_cpu": broker / took,
+        **pipeline.report,
     }
 
 
@@ -334,16 +369,24 @@ async def parent(args: argparse.Namespace) -> None:
             f"{args.seconds:g} s measured after {args.warmup:g} s warm-up; every consumer's "
             f"fetch wait {args.fetch_wait_ms} ms; broker: {where}"
         )
-        print(f"{'case':44} {'p50 ms':>8} {'p99 ms':>8} {'max ms':>8} {'samples':>8}")
+        print(
+            "(in: send -> read by the pipeline; cpu: the pipeline's process and the broker's, "
+            "1.0 = one core)"
+        )
+        print(
+            f"{'case':42} {'p50 ms':>7} {'p99 ms':>7} {'max ms':>7} {'in p50':>7} "
+            f"{'in p99':>7} {'cpu':>5} {'broker':>6} {'samples':>7}"
+        )
+        broker_pid = broker.pid if broker else None
         for case in LATENCY_CASES:
-            r = await measure_latency(bootstrap, case, args)
+            r = await measure_latency(bootstrap, broker_pid, case, args)
             missing = f"  ({r['missing']} missing)" if r["missing"] else ""
             print(
-                f"{r['case']:44} {r['p50']:>8.1f} {r['p99']:>8.1f} {r['max']:>8.1f} "
-                f"{r['samples']:>8}{missing}",
+                f"{r['case']:42} {r['p50']:>7.1f} {r['p99']:>7.1f} {r['max']:>7.1f} "
+                f"{r.get('in_p50', float('nan')):>7.1f} {r.get('in_p99', float('nan')):>7.1f} "
+                f"{r['cpu']:>5.2f} {r['broker_cpu']:>6.2f} {r['samples']:>7}{missing}",
                 flush=True,
             )
-        broker_pid = broker.pid if broker else None
         print(
             f"\nCPU over {args.cpu_seconds:g} s (1.0 = one core; the job's process and the "
             f"broker's); broker: {where}"
@@ -402,6 +445,7 @@ def main() -> None:
     parser.add_argument("--channel", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--linger", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--fetch-wait", type=int, help=argparse.SUPPRESS)
+    parser.add_argument("--warm", type=int, default=0, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
         child(args)

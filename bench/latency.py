@@ -227,11 +227,13 @@ class Pipeline:
                 self.report = json.loads(lines[-1])
 
 
-async def produce(bootstrap: str, topic: str, rate: int, seconds: float) -> tuple[int, float]:
+async def produce(
+    bootstrap: str, topic: str, rate: int, seconds: float, linger_ms: int
+) -> tuple[int, float]:
     """Write ``rate`` records/s for ``seconds``; each value is ``seq,send_time_ns``."""
     from aiokafka import AIOKafkaProducer
 
-    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all")
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all", linger_ms=linger_ms)
     await producer.start()
     try:
         start = time.perf_counter()
@@ -307,7 +309,7 @@ async def measure_latency(
         await ready.wait()
         cpu0, broker0 = cpu_seconds(pipeline.pid), broker_cpu(broker_pid)
         sent, took = await produce(
-            bootstrap, pipeline.source, args.rate, args.warmup + args.seconds
+            bootstrap, pipeline.source, args.rate, args.warmup + args.seconds, args.linger_ms
         )
         cpu, broker = cpu_seconds(pipeline.pid) - cpu0, broker_cpu(broker_pid) - broker0
         done.set()
@@ -340,7 +342,7 @@ async def measure_cpu(
         pid = pipeline.pid
         cpu0, broker0, wall0 = cpu_seconds(pid), broker_cpu(broker_pid), time.monotonic()
         if rate:
-            await produce(bootstrap, pipeline.source, rate, seconds)
+            await produce(bootstrap, pipeline.source, rate, seconds, 0)
         else:
             await asyncio.sleep(seconds)
         wall = time.monotonic() - wall0
@@ -379,6 +381,8 @@ async def parent(args: argparse.Namespace) -> None:
         )
         broker_pid = broker.pid if broker else None
         for case in LATENCY_CASES:
+            if args.only and not any(word in case.label for word in args.only):
+                continue
             r = await measure_latency(bootstrap, broker_pid, case, args)
             missing = f"  ({r['missing']} missing)" if r["missing"] else ""
             print(
@@ -387,6 +391,8 @@ async def parent(args: argparse.Namespace) -> None:
                 f"{r['cpu']:>5.2f} {r['broker_cpu']:>6.2f} {r['samples']:>7}{missing}",
                 flush=True,
             )
+        if args.no_cpu:
+            return
         print(
             f"\nCPU over {args.cpu_seconds:g} s (1.0 = one core; the job's process and the "
             f"broker's); broker: {where}"
@@ -414,7 +420,8 @@ async def parent(args: argparse.Namespace) -> None:
         print(
             f"\ncommand: python -m bench.latency --rate {args.rate} --warmup {args.warmup:g} "
             f"--seconds {args.seconds:g} --cpu-seconds {args.cpu_seconds:g} "
-            f"--broker {args.broker} --fetch-wait-ms {args.fetch_wait_ms}"
+            f"--broker {args.broker} --fetch-wait-ms {args.fetch_wait_ms} "
+            f"--linger-ms {args.linger_ms}"
         )
     finally:
         if broker is not None:
@@ -428,6 +435,14 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=10.0)
     parser.add_argument("--cpu-seconds", type=float, default=8.0)
     parser.add_argument("--broker", choices=["tansu", "noida"], default="tansu")
+    parser.add_argument(
+        "--linger-ms",
+        type=int,
+        default=0,
+        help="the input producer's linger_ms (its send time is stamped before it)",
+    )
+    parser.add_argument("--only", nargs="*", help="latency cases whose label contains a word")
+    parser.add_argument("--no-cpu", action="store_true", help="skip the CPU measurements")
     parser.add_argument(
         "--fetch-wait-ms",
         type=int,

@@ -10,7 +10,12 @@ pipelines, one child process each, in one run:
   checkpoints every second, ``buffer_timeout_ms`` 0 / 10 / 100, the sink's default ``linger_ms``;
 * ``streamrt, channel``: the same with the map not chained (a local channel between source and
   map), where ``buffer_timeout_ms`` bounds the hop;
-* ``streamrt, linger -1``: the sink sends only when full or at a checkpoint (what issue 9 found).
+* ``streamrt, linger_ms=0``: the sink sends after every input batch;
+* ``streamrt, linger_ms=-1``: the sink sends only when full or at a checkpoint (issue 9's case).
+
+Besides send -> received, the pipeline reports its shares: ``in`` (send -> read by the
+pipeline: the producer, the broker, the pipeline's fetch) and ``inside`` (read -> handed to the
+producer by the pipeline: the chain, channel hops, the sink's linger).
 
 Then CPU: each pipeline (raw loop and streamrt job) idle with no input, and at 1,000 records/s,
 read from ``/proc/<pid>/stat`` of the child over a fixed window (and the broker's, beside it).
@@ -35,6 +40,7 @@ from dataclasses import dataclass
 from typing import Any
 
 PARTITIONS = 4
+nan = float("nan")
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 
 
@@ -49,6 +55,10 @@ LATENCY_CASES = [
     Case("streamrt, buffer timeout 0 ms", ["--pipeline", "streamrt", "--buffer-timeout", "0"]),
     Case("streamrt, buffer timeout 10 ms", ["--pipeline", "streamrt", "--buffer-timeout", "10"]),
     Case("streamrt, buffer timeout 100 ms", ["--pipeline", "streamrt", "--buffer-timeout", "100"]),
+    Case(
+        "streamrt, buffer timeout 10 ms, linger_ms=0",
+        ["--pipeline", "streamrt", "--buffer-timeout", "10", "--linger", "0"],
+    ),
     Case(
         "streamrt, channel, buffer timeout 10 ms",
         ["--pipeline", "streamrt", "--buffer-timeout", "10", "--channel"],
@@ -65,22 +75,42 @@ LATENCY_CASES = [
 
 
 # -- the child: one pipeline, until SIGTERM ------------------------------------------------------
-class Inbound:
-    """Send time -> read by the pipeline, per record: the inbound share of the latency."""
+class Shares:
+    """Where a record's time goes inside the pipeline's process.
+
+    ``inbound`` (the first operator) notes send -> read by the pipeline and appends the read
+    time to the value; ``outbound`` (the sink's serializer, which runs when the sink sends)
+    notes read -> sent, the pipeline's own share, and strips the read time again.
+    """
 
     def __init__(self, warm: int) -> None:
         self.warm = warm
-        self.ms: list[float] = []
+        self.inbound_ms: list[float] = []
+        self.inside_ms: list[float] = []
 
-    def __call__(self, value: bytes) -> bytes:
+    def inbound(self, value: bytes) -> bytes:
+        now = time.time_ns()
         seq, sent_ns = value.split(b",")
         if int(seq) >= self.warm:
-            self.ms.append((time.time_ns() - int(sent_ns)) / 1e6)
-        return value
+            self.inbound_ms.append((now - int(sent_ns)) / 1e6)
+        return b"%s,%d" % (value, now)
+
+    def outbound(self, value: bytes) -> bytes:
+        head, read_ns = value.rsplit(b",", 1)
+        if int(head.split(b",", 1)[0]) >= self.warm:
+            self.inside_ms.append((time.time_ns() - int(read_ns)) / 1e6)
+        return head
 
     def report(self) -> None:
-        ms = sorted(self.ms) or [float("nan")]
-        print(json.dumps({"in_p50": percentile(ms, 0.5), "in_p99": percentile(ms, 0.99)}))
+        inbound = sorted(self.inbound_ms) or [float("nan")]
+        inside = sorted(self.inside_ms) or [float("nan")]
+        shares = {
+            "in_p50": percentile(inbound, 0.5),
+            "in_p99": percentile(inbound, 0.99),
+            "inside_p50": percentile(inside, 0.5),
+            "inside_p99": percentile(inside, 0.99),
+        }
+        print(json.dumps(shares))
 
 
 async def raw_pipeline(
@@ -98,13 +128,14 @@ async def raw_pipeline(
         consumer.assign(partitions)
         await consumer.seek_to_beginning(*partitions)
         print("ready", flush=True)
-        inbound = Inbound(args.warm)
+        shares = Shares(args.warm)
+        inbound, outbound = shares.inbound, shares.outbound
         while not stop.is_set():
             fetched = await consumer.getmany(timeout_ms=100, max_records=2_000)
             for messages in fetched.values():
                 for message in messages:
-                    await producer.send(target, inbound(message.value))
-        inbound.report()
+                    await producer.send(target, outbound(inbound(message.value)))
+        shares.report()
     finally:
         await consumer.stop()
         await producer.stop()
@@ -124,11 +155,18 @@ async def streamrt_pipeline(
             bootstrap_servers=bootstrap, topics=[source], starting_offsets="earliest", **wait
         ),
         source_name="in",
-    ).map(inbound := Inbound(args.warm))
+    ).map((shares := Shares(args.warm)).inbound)
     if args.channel:
         stream = stream.disable_chaining()
     sink_args: dict[str, Any] = {} if args.linger is None else {"linger_ms": args.linger}
-    stream.sink_to(KafkaSink(bootstrap_servers=bootstrap, topic=target, **sink_args))
+    stream.sink_to(
+        KafkaSink(
+            bootstrap_servers=bootstrap,
+            topic=target,
+            value_serializer=shares.outbound,  # runs when the sink sends
+            **sink_args,
+        )
+    )
     job = env.create_job("latency")
     running = asyncio.create_task(job.run())
     while not any(
@@ -142,7 +180,7 @@ async def streamrt_pipeline(
     await stop.wait()
     job.stop()
     await running
-    inbound.report()
+    shares.report()
 
 
 def child(args: argparse.Namespace) -> None:
@@ -372,13 +410,14 @@ async def parent(args: argparse.Namespace) -> None:
             f"fetch wait {args.fetch_wait_ms} ms; broker: {where}"
         )
         print(
-            "(in: send -> read by the pipeline; cpu: the pipeline's process and the broker's, "
-            "1.0 = one core)"
+            "(send -> received: p50/p99/max; in: send -> read by the pipeline; inside: read -> "
+            "sent by the pipeline; cpu: the pipeline's process and the broker's, 1.0 = one core)"
         )
         print(
             f"{'case':42} {'p50 ms':>7} {'p99 ms':>7} {'max ms':>7} {'in p50':>7} "
-            f"{'in p99':>7} {'cpu':>5} {'broker':>6} {'samples':>7}"
+            f"{'in p99':>7} {'inside':>7} {'inside':>7} {'cpu':>5} {'broker':>6} {'samples':>7}"
         )
+        print(f"{'':42} {'':>7} {'':>7} {'':>7} {'':>7} {'':>7} {'p50':>7} {'p99':>7}")
         broker_pid = broker.pid if broker else None
         for case in LATENCY_CASES:
             if args.only and not any(word in case.label for word in args.only):
@@ -387,7 +426,8 @@ async def parent(args: argparse.Namespace) -> None:
             missing = f"  ({r['missing']} missing)" if r["missing"] else ""
             print(
                 f"{r['case']:42} {r['p50']:>7.1f} {r['p99']:>7.1f} {r['max']:>7.1f} "
-                f"{r.get('in_p50', float('nan')):>7.1f} {r.get('in_p99', float('nan')):>7.1f} "
+                f"{r.get('in_p50', nan):>7.1f} {r.get('in_p99', nan):>7.1f} "
+                f"{r.get('inside_p50', nan):>7.1f} {r.get('inside_p99', nan):>7.1f} "
                 f"{r['cpu']:>5.2f} {r['broker_cpu']:>6.2f} {r['samples']:>7}{missing}",
                 flush=True,
             )

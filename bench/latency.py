@@ -487,8 +487,8 @@ def main() -> None:
         "--fetch-wait-ms",
         type=int,
         default=5,
-        help="the fetch wait of every consumer in the latency cases (Tansu holds a fetch for "
-        "its whole wait, so this bounds each consumer hop there)",
+        help="the fetch wait of every consumer in the latency cases (Tansu holds fetches up "
+        "to their wait, so this bounds each consumer hop there)",
     )
     # the child process
     parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)

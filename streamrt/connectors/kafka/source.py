@@ -100,9 +100,9 @@ class KafkaSource(Generic[T]):
         fetch_timeout_ms: how long one fetch waits for data, both here and at the broker
             (aiokafka's ``fetch_max_wait_ms``, unless ``consumer_settings`` name it). A broker
             that answers as soon as data arrives (Kafka, with ``fetch_min_bytes`` 1) makes it
-            the idle poll interval only; one that holds every fetch for its full wait (Tansu)
-            makes it the bound of the source's share of latency. Lower means more requests
-            while idle.
+            the idle poll interval only; one that holds fetches up to that wait even when data
+            arrives (Tansu) makes it the bound of the source's share of latency. Lower means
+            more requests while idle.
         connect_attempts: tries to reach the brokers at start (backoff 0.25 s doubling) before
             the job fails with an error naming them.
 

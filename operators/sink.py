@@ -67,7 +67,7 @@ class SinkOperator(AbstractStreamOperator[T, Any]):
     @property
     def available(self) -> bool:
         """Whether the writer can take more records without a flush or a linger send."""
-        return not self.linger.due and self.writer.available
+        return self.writer.available and not self.linger.expired()
 
     async def wait_available(self) -> None:
         """Flush a full writer, or send a lingering one's records (acks are not awaited)."""

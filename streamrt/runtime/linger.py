@@ -6,10 +6,11 @@ at end of input. ``LingerTimer`` adds the third occasion: at most ``linger_ms`` 
 record of a flush cycle became pending, even when no more input arrives.
 
 One processing-time timer per flush cycle, not per record: the first pending record arms it
-(``armed`` is one attribute read per record), the timer fires as a task mail and only marks the
-cycle ``due``. A due sink reports itself unavailable, so the task sends before it takes its
-next input batch: a wait for input ends with the mail, a busy task sends right after its
-current batch. Any flush ends the cycle (``reset``).
+(``armed`` is one attribute read per record). A sink whose cycle has ``expired()`` reports
+itself unavailable, so the task sends before it takes its next input batch. A task waiting for
+input is woken by the timer, which fires as a mail and marks the cycle ``due``; a busy task,
+which may not yield to the event loop between batches, sees the deadline pass on the clock
+when it checks availability after a batch. Any flush ends the cycle (``reset``).
 """
 
 from __future__ import annotations
@@ -27,12 +28,13 @@ class LingerTimer:
         linger_ms: >= 0 the bound; < 0 never due (send only when full, at barriers, at the end).
     """
 
-    __slots__ = ("_cycle", "_handle", "_linger_ms", "_pts", "armed", "due")
+    __slots__ = ("_cycle", "_deadline_ms", "_handle", "_linger_ms", "_pts", "armed", "due")
 
     def __init__(self, processing_time: ProcessingTimeService, linger_ms: int) -> None:
         self._pts = processing_time
         self._linger_ms = linger_ms
         self._handle: Cancellable | None = None
+        self._deadline_ms = 0
         self._cycle = 0
         #: a timer runs for the current cycle (or lingering is off): nothing to arm
         self.armed = linger_ms < 0
@@ -57,7 +59,14 @@ class LingerTimer:
                 self.due = True
                 self._handle = None
 
-        self._handle = pts.register_timer(pts.current_processing_time() + self._linger_ms, expire)
+        self._deadline_ms = pts.current_processing_time() + self._linger_ms
+        self._handle = pts.register_timer(self._deadline_ms, expire)
+
+    def expired(self) -> bool:
+        """Whether the current cycle must be sent now (once per input batch: reads the clock)."""
+        if not self.due and self._handle is not None:
+            self.due = self._pts.current_processing_time() >= self._deadline_ms
+        return self.due
 
     def reset(self) -> None:
         """Everything pending was sent (a linger send, a full buffer, a barrier, the end)."""

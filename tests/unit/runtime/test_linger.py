@@ -70,3 +70,25 @@ def test_zero_is_due_after_the_current_batch_and_negative_never() -> None:
     assert not never.due
     never.reset()
     assert never.armed
+
+
+def test_a_busy_task_sees_the_deadline_on_the_clock_before_the_timer_fires() -> None:
+    # the timer is a mail that needs the event loop; a task processing batch after batch checks
+    # availability after each one, and that reads the clock
+    class NoTimers(ManualProcessingTimeService):
+        def advance_to(self, now_ms: int) -> None:
+            self.now_ms = now_ms  # the clock moves, no timer fires
+
+    pts = NoTimers(now_ms=50)
+    linger = LingerTimer(pts, 5)
+    assert not linger.expired()  # nothing pending
+    linger.arm()
+    pts.advance_to(54)
+    assert not linger.expired()
+    pts.advance_to(55)
+    assert linger.expired() and linger.due
+    linger.reset()
+    assert not linger.expired()
+    never = LingerTimer(pts, -1)
+    pts.advance_to(10**9)
+    assert not never.expired()

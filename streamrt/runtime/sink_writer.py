@@ -5,16 +5,21 @@ I/O (it runs inside the chain, per record); a writer that sends asynchronously b
 ``write`` and turns ``available`` false when its buffer is full, and the task then awaits
 ``flush()`` between input batches (counted as back-pressured time). ``flush`` also runs before
 every checkpoint barrier (at-least-once) and at end of input.
+
+A writer that buffers may also bound how long a record waits (``LingeringSinkWriter``): it
+names a ``linger_ms``, and the runtime calls its ``send()`` (deliver without waiting for
+acknowledgements) at most that long after the first record of a flush cycle was written, even
+when no more input arrives (``streamrt.runtime.linger``).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Protocol, TypeVar
+from typing import Any, Protocol, TypeVar, runtime_checkable
 
 from streamrt.runtime.metric_groups import ConnectorMetricGroup
 
-__all__ = ["Sink", "SinkWriter", "SinkWriterBase", "SinkWriterContext"]
+__all__ = ["LingeringSinkWriter", "Sink", "SinkWriter", "SinkWriterBase", "SinkWriterContext"]
 
 T_contra = TypeVar("T_contra", contravariant=True)
 
@@ -64,6 +69,28 @@ class SinkWriter(Protocol[T_contra]):
 
     async def close(self) -> None:
         """Disconnect; runs exactly once, also after a failure."""
+        ...
+
+
+@runtime_checkable
+class LingeringSinkWriter(Protocol):
+    """A buffering writer whose records are sent within ``linger_ms`` of being written.
+
+    Checked once, when the sink operator is set up; writers without these two members are
+    flushed only when full, before barriers and at end of input.
+    """
+
+    @property
+    def linger_ms(self) -> int:
+        """Most milliseconds a written record stays unsent (< 0: no bound)."""
+        ...
+
+    async def send(self) -> None:
+        """Send everything written so far; do not wait for acknowledgements.
+
+        Raises:
+            Exception: an earlier send failed (it is reported here or at the next flush).
+        """
         ...
 
 

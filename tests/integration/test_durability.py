@@ -11,7 +11,7 @@ against the Kafka-protocol broker of the ``kafka`` fixture:
   count continues without gap or repeat;
 * SIGTERM under load: exit 0 in time, committed offsets equal the final checkpoint's positions,
   and a restart continues without duplicates;
-* (an xfail, a product bug) a KafkaSink in a job without checkpointing sends its records.
+* a KafkaSink in a job without checkpointing sends its records (within its linger time).
 
 The expected results are computed from the input topic as read back (per user, in partition
 order), independently of the code under test.
@@ -583,12 +583,6 @@ def test_sigterm_under_load_commits_the_final_checkpoint(
 
 
 # -- found on the way -----------------------------------------------------------------------------
-@pytest.mark.xfail(
-    strict=True,
-    reason="KafkaSinkWriter only sends when max_buffered_records (10,000) are pending, at a "
-    "checkpoint barrier or at end of input: without checkpointing, an unbounded job's output "
-    "waits indefinitely (the task's buffer timeout flushes channels, never sinks)",
-)
 def test_a_sink_sends_without_checkpoints(
     kafka: Kafka, tmp_path: Path, services: list[Service]
 ) -> None:

@@ -1,14 +1,15 @@
 """``KafkaSink``: writes a job's records to Kafka, in batches, without blocking the chain.
 
 Port of the ideas of Flink's ``KafkaSink`` writer. ``write`` only appends to a list (no I/O,
-no ``await``: it runs inside the chain). Between input batches, once enough records are
-pending, the task awaits ``flush``: records are serialized, partitioned (Kafka's murmur2 on the
-key, as the Java client does; keyless records stick to one partition per batch), appended to
-one producer batch per partition and sent with ``send_batch``. With
-``delivery="at-least-once"`` (the default) ``flush`` also waits for Kafka's acknowledgements, and
-the runtime flushes before every checkpoint barrier and at end of input, so a checkpoint never
-covers a record Kafka has not acknowledged. A failed send fails the job naming the topic and
-partition; nothing is dropped silently.
+no ``await``: it runs inside the chain). Between input batches the task sends what is pending
+when ``max_buffered_records`` are pending *or* ``linger_ms`` after the first of them was
+written (Kafka's ``linger.ms``), whichever comes first: records are serialized, partitioned
+(Kafka's murmur2 on the key, as the Java client does; keyless records stick to one partition
+per batch), appended to one producer batch per partition and sent with ``send_batch``. A
+linger send does not wait for acknowledgements; with ``delivery="at-least-once"`` (the default)
+a full buffer, every checkpoint barrier and the end of input wait for them, so a checkpoint
+never covers a record Kafka has not acknowledged. A failed send fails the job naming the topic
+and partition (at the next send or flush); nothing is dropped silently.
 
 Exactly-once (Kafka transactions committed on checkpoint completion) will slot in as a third
 ``delivery`` mode: the writer already separates buffering (``write``), pre-commit (``flush``
@@ -60,9 +61,17 @@ class KafkaSink(Generic[T]):
             (``retention.ms``) counts from it: with old or synthetic event times a broker can
             delete the output at once; use ``"processing"`` then (a record without an event
             timestamp gets the processing time either way).
-        producer_settings: extra aiokafka producer settings (``linger_ms``, ``compression_type``).
+        producer_settings: extra aiokafka producer settings (``compression_type``, ...). The
+            sink hands aiokafka whole batches, so aiokafka's own ``linger_ms`` defaults to 0
+            here; a value set here adds to ``linger_ms`` below.
         security: settings for the producer (``security_protocol``, ``sasl_*``, ``ssl_context``).
         max_buffered_records: pending records after which the task flushes before reading on.
+        linger_ms: the most a record waits in the sink before it is sent (default 5 ms,
+            Kafka's producer default): the sink sends when ``max_buffered_records`` are pending
+            or ``linger_ms`` after the first pending record was written, whichever is first,
+            even if no more input arrives. 0 sends after every input batch; -1 sends only when
+            full, before checkpoint barriers and at end of input (the most throughput, but a
+            record may then wait for the next checkpoint).
         connect_attempts: tries to reach the brokers at start before the job fails.
 
     Raises:
@@ -85,6 +94,7 @@ class KafkaSink(Generic[T]):
         security: Mapping[str, Any] | None = None,
         max_buffered_records: int = 10_000,
         connect_attempts: int = 5,
+        linger_ms: int = 5,
     ) -> None:
         if not bootstrap_servers:
             msg = "KafkaSink needs bootstrap_servers, e.g. 'localhost:9092'"
@@ -104,6 +114,9 @@ class KafkaSink(Generic[T]):
         if max_buffered_records < 1:
             msg = f"max_buffered_records must be >= 1; got {max_buffered_records}"
             raise ConfigError(msg)
+        if isinstance(linger_ms, bool) or not isinstance(linger_ms, int) or linger_ms < -1:
+            msg = f"linger_ms must be an int >= 0, or -1 (no linger bound); got {linger_ms!r}"
+            raise ConfigError(msg)
         self.bootstrap_servers = bootstrap_servers
         self.topic = topic
         self.value_serializer = value_serializer
@@ -116,8 +129,13 @@ class KafkaSink(Generic[T]):
             msg = f"timestamp must be 'event' or 'processing'; got {timestamp!r}"
             raise ConfigError(msg)
         self.timestamp = timestamp
-        self.producer_settings = {**dict(security or {}), **dict(producer_settings or {})}
+        self.producer_settings = {
+            "linger_ms": 0,  # batches arrive whole: lingering once more in aiokafka adds delay
+            **dict(security or {}),
+            **dict(producer_settings or {}),
+        }
         self.max_buffered_records = max_buffered_records
+        self.linger_ms = linger_ms
         self.connect_attempts = max(1, connect_attempts)
 
     def create_writer(self, context: SinkWriterContext) -> KafkaSinkWriter[T]:
@@ -169,6 +187,21 @@ class KafkaSinkWriter(Generic[T]):
     def available(self) -> bool:
         """False once ``max_buffered_records`` are pending: the task flushes first."""
         return len(self._pending) < self._limit
+
+    @property
+    def linger_ms(self) -> int:
+        """The most a record waits before it is sent (the runtime calls ``send``)."""
+        return self._sink.linger_ms
+
+    async def send(self) -> None:
+        """Send everything pending without waiting for acknowledgements (linger expired).
+
+        Raises:
+            ConnectorError: a record could not be serialized, or an earlier send failed.
+        """
+        if self._pending:
+            await self._send_pending()
+        self._check_in_flight()  # keeps only unacknowledged sends; reports failed ones
 
     async def flush(self, end_of_input: bool) -> None:
         """Send everything pending; with at-least-once (or at the end) wait for the acks.

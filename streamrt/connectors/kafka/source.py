@@ -68,7 +68,12 @@ class KafkaSource(Generic[T]):
         security: settings for every client this source makes (``security_protocol``,
             ``sasl_mechanism``, ``sasl_plain_username``, ``ssl_context``, ...).
         max_batch_records: most records per fetch.
-        fetch_timeout_ms: how long one fetch waits for data.
+        fetch_timeout_ms: how long one fetch waits for data, both here and at the broker
+            (aiokafka's ``fetch_max_wait_ms``, unless ``consumer_settings`` name it). A broker
+            that answers as soon as data arrives (Kafka, with ``fetch_min_bytes`` 1) makes it
+            the idle poll interval only; one that holds fetches up to that wait even when data
+            arrives (Tansu) makes it the bound of the source's share of latency. Lower means
+            more requests while idle.
         connect_attempts: tries to reach the brokers at start (backoff 0.25 s doubling) before
             the job fails with an error naming them.
         wait_for_topics: when a topic in ``topics`` does not exist at start, wait for it to be

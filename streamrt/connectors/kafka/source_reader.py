@@ -50,7 +50,11 @@ class KafkaSourceReader(Generic[T]):
             source.bootstrap_servers,
             group_id=source.group_id,
             client_id=client_id,
-            settings={**source.security, **source.consumer_settings},
+            settings={
+                "fetch_max_wait_ms": source.fetch_timeout_ms,
+                **source.security,
+                **source.consumer_settings,
+            },
         )
         self._dead_letters: DeadLetterWriter | None = None
         if source.dead_letter_topic is not None and source.on_error == "dead_letter":

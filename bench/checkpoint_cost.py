@@ -59,6 +59,7 @@ from pathlib import Path
 from typing import Any
 
 from bench import kafka_throughput
+from bench.brokers import kafka_bootstrap
 from bench.kafka_throughput import PARTITIONS, fill
 
 ETL_CASES = {
@@ -416,14 +417,7 @@ def _spread(values: list[float]) -> str:
 
 
 def part1(args: argparse.Namespace) -> None:
-    from streamrt.testing.embedded_broker import EmbeddedBroker
-
-    broker = None
-    bootstrap = os.environ.get("KAFKA_BOOTSTRAP")
-    if not bootstrap:
-        broker = EmbeddedBroker("noida").start()
-        bootstrap = broker.bootstrap_servers
-    try:
+    with kafka_bootstrap("noida") as (bootstrap, broker):
         source = f"orders-{uuid.uuid4().hex[:8]}"
         asyncio.run(fill(bootstrap, source, args.records))
         results: dict[str, list[dict[str, Any]]] = {case: [] for case in ETL_CASES}
@@ -443,9 +437,6 @@ def part1(args: argparse.Namespace) -> None:
                         str(args.records),
                     )
                 )
-    finally:
-        if broker is not None:
-            broker.stop()
     written = {r["written"] for rs in results.values() for r in rs}
     if len(written) != 1:
         raise SystemExit(f"the cases wrote different record counts: {written}")

@@ -16,7 +16,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import os
 import resource
 import statistics
 import subprocess
@@ -25,6 +24,7 @@ import time
 import uuid
 from typing import Any
 
+from bench.brokers import kafka_bootstrap
 from bench.chain_throughput import enrich, keep, make_lines
 
 PARTITIONS = 8
@@ -167,14 +167,7 @@ def main() -> None:
         print(json.dumps(run_case(args.case, args.bootstrap, args.source, args.records)))
         return
 
-    from streamrt.testing.embedded_broker import EmbeddedBroker
-
-    broker = None
-    bootstrap = os.environ.get("KAFKA_BOOTSTRAP")
-    if not bootstrap:
-        broker = EmbeddedBroker("noida").start()
-        bootstrap = broker.bootstrap_servers
-    try:
+    with kafka_bootstrap("noida") as (bootstrap, broker):
         source = f"orders-{uuid.uuid4().hex[:8]}"
         asyncio.run(fill(bootstrap, source, args.records))
         results: dict[str, list[dict[str, Any]]] = {case: [] for case in CASES}
@@ -217,9 +210,6 @@ def main() -> None:
                 s["rate"] / lo["rate"] for s, lo in zip(results[case], results["loop"], strict=True)
             ]
             print(f"per-round ratios, {case}: {', '.join(f'{r:.2f}' for r in ratios)}")
-    finally:
-        if broker is not None:
-            broker.stop()
 
 
 if __name__ == "__main__":

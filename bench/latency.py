@@ -39,6 +39,8 @@ import uuid
 from dataclasses import dataclass
 from typing import Any
 
+from bench.brokers import kafka_bootstrap
+
 PARTITIONS = 4
 nan = float("nan")
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
@@ -395,15 +397,8 @@ def broker_cpu(pid: int | None) -> float:
 
 
 async def parent(args: argparse.Namespace) -> None:
-    from streamrt.testing.embedded_broker import EmbeddedBroker
-
-    broker = None
-    bootstrap = os.environ.get("KAFKA_BOOTSTRAP")
-    if not bootstrap:
-        broker = EmbeddedBroker(args.broker).start()
-        bootstrap = broker.bootstrap_servers
-    where = f"{args.broker} (embedded)" if broker else bootstrap
-    try:
+    with kafka_bootstrap(args.broker) as (bootstrap, broker):
+        where = f"{args.broker} (embedded)" if broker else bootstrap
         print(
             f"latency at {args.rate:,} records/s over {PARTITIONS} partitions, "
             f"{args.seconds:g} s measured after {args.warmup:g} s warm-up; every consumer's "
@@ -463,9 +458,6 @@ async def parent(args: argparse.Namespace) -> None:
             f"--broker {args.broker} --fetch-wait-ms {args.fetch_wait_ms} "
             f"--linger-ms {args.linger_ms}"
         )
-    finally:
-        if broker is not None:
-            broker.stop()
 
 
 def main() -> None:

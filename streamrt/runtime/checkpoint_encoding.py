@@ -52,6 +52,7 @@ __all__ = [
     "decode_json",
     "encode",
     "encode_json",
+    "verify",
 ]
 
 FORMAT_VERSION: Final = 1
@@ -93,6 +94,31 @@ def encode(obj: Any) -> bytes:
     return header + payload
 
 
+def verify(data: bytes | memoryview, size: int, crc: int, source: str, recorded: str) -> None:
+    """Check ``data`` has the ``size`` and crc32 ``crc`` it was recorded with.
+
+    Args:
+        data: the bytes read.
+        size: their length when written.
+        crc: their crc32 when written.
+        source: the file, for the message.
+        recorded: how the message says where the size was recorded, between the actual and
+            the recorded size (``"bytes where _metadata records"``).
+
+    Raises:
+        CheckpointError: ``data`` is shorter (truncated), longer or different (corrupt).
+    """
+    if len(data) < size:
+        msg = f"{source} is truncated: {len(data)} of {size} bytes"
+        raise CheckpointError(msg)
+    if len(data) > size:
+        msg = f"{source} is corrupt: {len(data)} {recorded} {size}"
+        raise CheckpointError(msg)
+    if zlib.crc32(data) != crc:
+        msg = f"{source} is corrupt: checksum mismatch"
+        raise CheckpointError(msg)
+
+
 def decode(data: bytes, source: str) -> Any:
     """Decode one state snapshot written by ``encode``, checking everything before unpickling.
 
@@ -119,15 +145,7 @@ def decode(data: bytes, source: str) -> Any:
     _magic, version, crc, length = _HEADER.unpack_from(view)
     _check_version(version, source)
     payload = view[HEADER_SIZE:]
-    if len(payload) < length:
-        msg = f"{source} is truncated: {len(payload)} of {length} bytes"
-        raise CheckpointError(msg)
-    if len(payload) > length:
-        msg = f"{source} is corrupt: {len(payload)} payload bytes where the header says {length}"
-        raise CheckpointError(msg)
-    if zlib.crc32(payload) != crc:
-        msg = f"{source} is corrupt: checksum mismatch"
-        raise CheckpointError(msg)
+    verify(payload, length, crc, source, "payload bytes where the header says")
     try:
         return pickle.loads(payload)  # checkpoints are trusted input, see the module docstring
     except Exception as exc:  # a missing module or class, or a payload our crc could not catch

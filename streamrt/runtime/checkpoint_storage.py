@@ -64,7 +64,7 @@ from pathlib import Path
 from typing import Any, Final, Protocol, TypeGuard
 
 from streamrt.errors import CheckpointError, ConfigError
-from streamrt.runtime.checkpoint_encoding import decode_json, encode_json
+from streamrt.runtime.checkpoint_encoding import decode_json, encode_json, verify
 
 __all__ = [
     "METADATA_FILE",
@@ -492,15 +492,7 @@ def _read_checkpoint_dir(directory: Path) -> StoredCheckpoint:
         except OSError as exc:
             msg = f"cannot read {path}: {exc}"
             raise CheckpointError(msg) from exc
-        if len(data) < size:
-            msg = f"{path} is truncated: {len(data)} of {size} bytes"
-            raise CheckpointError(msg)
-        if len(data) > size:
-            msg = f"{path} is corrupt: {len(data)} bytes where {metadata_path} records {size}"
-            raise CheckpointError(msg)
-        if zlib.crc32(data) != crc:
-            msg = f"{path} is corrupt: checksum mismatch"
-            raise CheckpointError(msg)
+        verify(data, size, crc, str(path), f"bytes where {metadata_path} records")
         blobs[name] = data
     return StoredCheckpoint(checkpoint_id, timestamp_ms, metadata, blobs, str(directory))
 

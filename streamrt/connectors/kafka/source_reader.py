@@ -358,19 +358,22 @@ class KafkaSourceReader(Generic[T]):
 
         Retried a few times: another member leaving the group at the same moment makes the
         group rebalance, and a commit during a rebalance is refused until this member rejoins.
+        Every position the task still holds is committed, owned now or not: a rebalance that
+        revoked a partition while the job was finishing (its fetch loop no longer running to
+        take it back) must not drop the offsets of what this job read from it.
         """
         offsets = {p: int(o) for p, o in positions.items()}
         delay = 0.2
         for _ in range(5):
-            if await self._commit(offsets):
+            if await self._commit(offsets, owned_only=False):
                 return
             await asyncio.sleep(delay)
             delay *= 2
 
-    async def _commit(self, offsets: Mapping[Partition, int]) -> bool:
+    async def _commit(self, offsets: Mapping[Partition, int], *, owned_only: bool = True) -> bool:
         if self._source.group_id is None:
             return True
-        owned = {p: o for p, o in offsets.items() if p in self._owned}
+        owned = {p: o for p, o in offsets.items() if not owned_only or p in self._owned}
         if not owned:
             return True
         try:

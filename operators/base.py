@@ -104,10 +104,18 @@ class AbstractStreamOperator(Generic[IN, OUT]):
         """Nothing to flush."""
 
     def state_dict(self) -> dict[str, Any]:
-        """Keyed state and timers, when the operator has them."""
+        """Keyed state and timers, when the operator has them (an independent copy)."""
+        return self._keyed_state(copy=True)
+
+    def snapshot_state(self) -> dict[str, Any]:
+        """``state_dict()`` without copying the keyed state (it is encoded at once)."""
+        return self._keyed_state(copy=False)
+
+    def _keyed_state(self, *, copy: bool) -> dict[str, Any]:
         state: dict[str, Any] = {}
-        if self.state_backend is not None:
-            state["keyed"] = self.state_backend.state_dict()
+        backend = self.state_backend
+        if backend is not None:
+            state["keyed"] = backend.state_dict() if copy else backend.snapshot()
         if self.timer_service is not None:
             state["timers"] = self.timer_service.state_dict()
         return state

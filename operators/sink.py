@@ -90,6 +90,10 @@ class SinkOperator(AbstractStreamOperator[T, Any]):
         """The writer's state."""
         return {"writer": self.writer.state_dict()}
 
+    def snapshot_state(self) -> dict[str, Any]:
+        """The writer's state, as ``state_dict()``."""
+        return self.state_dict()
+
     async def notify_checkpoint_complete(self, checkpoint_id: int) -> None:
         """Let the writer commit."""
         await self.writer.notify_checkpoint_complete(checkpoint_id)

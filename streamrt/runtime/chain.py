@@ -219,10 +219,14 @@ class OperatorChain:
             output.broadcast_barrier(barrier)
 
     def snapshot_state(self) -> dict[int, dict[str, Any]]:
-        """Every operator's state by node id (only non-empty ones)."""
+        """Every operator's state by node id (only non-empty ones), for encoding at once.
+
+        It may share live objects (``StreamOperator.snapshot_state``): the caller encodes it in
+        the same synchronous step.
+        """
         snapshot: dict[int, dict[str, Any]] = {}
         for node_id, operator in self._operators.items():
-            state = operator.state_dict()
+            state = operator.snapshot_state()
             if state:
                 snapshot[node_id] = state
         return snapshot

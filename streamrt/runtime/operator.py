@@ -128,6 +128,13 @@ class StreamOperator(Input[IN], Protocol[IN]):
         """A plain snapshot of the operator's state (empty when stateless)."""
         ...
 
+    def snapshot_state(self) -> dict[str, Any]:
+        """``state_dict()`` for a checkpoint that encodes it at once: it may share live objects.
+
+        The chain encodes it in the same synchronous step, before any record or mail runs.
+        """
+        ...
+
     def load_state_dict(self, state: dict[str, Any]) -> None:
         """Restore from a ``state_dict()`` snapshot before ``open``."""
         ...

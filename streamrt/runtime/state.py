@@ -55,6 +55,14 @@ class KeyedStateBackend:
             "tables": {n: self._copy_table(n, t) for n, t in self._tables.items()},
         }
 
+    def snapshot(self) -> dict[str, Any]:
+        """The live state in ``state_dict()``'s form, *without* copying it.
+
+        For a checkpoint that encodes it at once, before anything else runs (the copy
+        ``state_dict()`` makes would be thrown away right after).
+        """
+        return {"kinds": dict(self._kinds), "tables": self._tables}
+
     def load_state_dict(self, state: dict[str, Any]) -> None:
         """Replace all state with a snapshot from ``state_dict()`` (which stays unchanged)."""
         self._kinds = dict(state["kinds"])

@@ -5,8 +5,8 @@ a test keeps them equal), the collector refuses to export a name that is not her
 Grafana dashboard's queries are tested against a real Prometheus scraping these names.
 
 Names follow Prometheus conventions (``streamrt_<subsystem>_<what>_<unit>``, ``_total`` on
-counters) with Flink's meanings. Labels are bounded: job, task, operator, subtask, and, for
-Kafka, topic and partition. Never keys, offsets or record values.
+counters) with Flink's meanings. Labels are bounded: job_name, task, operator, subtask, and,
+for Kafka, topic and partition. Never keys, offsets or record values.
 """
 
 from __future__ import annotations
@@ -19,12 +19,14 @@ __all__ = ["METRICS", "PREFIX", "MetricSpec", "by_name", "render_markdown"]
 
 PREFIX: Final = "streamrt_"
 
-OPERATOR = ("job", "task", "operator", "subtask")
-TASK = ("job", "task", "subtask")
-CHANNEL = ("job", "task", "subtask", "producer_task", "producer_subtask")
+# ``job_name`` (Flink's label) is the streamrt job; Prometheus keeps ``job`` for the scrape target,
+# so ``up`` and ``process_*`` of the same process can be joined on (job, instance).
+OPERATOR = ("job_name", "task", "operator", "subtask")
+TASK = ("job_name", "task", "subtask")
+CHANNEL = ("job_name", "task", "subtask", "producer_task", "producer_subtask")
 PARTITION = (*OPERATOR, "topic", "partition")
 TOPIC = (*OPERATOR, "topic")
-JOB = ("job",)
+JOB = ("job_name",)
 
 
 @dataclass(frozen=True, slots=True)

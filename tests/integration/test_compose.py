@@ -110,7 +110,9 @@ def test_every_mounted_or_copied_path_exists() -> None:
 def test_prometheus_scrapes_the_job() -> None:
     config = load_yaml(PROMETHEUS)
     (scrape,) = config["scrape_configs"]
-    assert scrape["honor_labels"] is True, "streamrt's own `job` label must survive the scrape"
+    # the scrape job keeps `job`; streamrt's own label is `job_name`, so nothing to honour
+    assert "honor_labels" not in scrape, "honor_labels would split the process's identity"
+    assert scrape["job_name"] == "streamrt"
     assert [t for c in scrape["static_configs"] for t in c["targets"]] == ["job:9249"]
 
 
@@ -126,10 +128,10 @@ def exprs() -> list[str]:
 def test_dashboard_has_the_job_variable() -> None:
     board = dashboard()
     assert board["uid"] == "streamrt"
-    (variable,) = [v for v in board["templating"]["list"] if v["name"] == "job"]
+    (variable,) = [v for v in board["templating"]["list"] if v["name"] == "job_name"]
     query = variable["query"]
     query = query["query"] if isinstance(query, dict) else query
-    assert query == "label_values(streamrt_job_running, job)"
+    assert query == "label_values(streamrt_job_running, job_name)"
     assert variable["multi"] and variable["includeAll"]
 
 
@@ -140,7 +142,7 @@ def test_every_panel_queries_the_selected_jobs() -> None:
             assert target["refId"] and target["expr"], panel["title"]
             assert target["datasource"]["uid"] == "prometheus", panel["title"]
             selectors = re.findall(r"streamrt_\w+(\{[^}]*\})?", target["expr"])
-            assert all('job=~"$job"' in s for s in selectors), target["expr"]
+            assert all('job_name=~"$job_name"' in s for s in selectors), target["expr"]
 
 
 def test_dashboard_metrics_are_declared() -> None:
@@ -165,7 +167,7 @@ def test_dashboard_queries_parse(tmp_path: Path) -> None:
             {
                 "name": "dashboard",
                 "rules": [
-                    {"record": f"dashboard:expr{i}", "expr": expr.replace("$job", ".*")}
+                    {"record": f"dashboard:expr{i}", "expr": expr.replace("$job_name", ".*")}
                     for i, expr in enumerate(exprs())
                 ],
             }

@@ -47,8 +47,8 @@ class Prometheus:
         config = workdir / "prometheus.yml"
         config.write_text(
             "global:\n  scrape_interval: 1s\n  evaluation_interval: 1s\n"
-            # honor_labels: the job's own `job` label must win over the scrape job's name
-            f"scrape_configs:\n  - job_name: streamrt\n    honor_labels: true\n"
+            # as metrics/prometheus/prometheus.yml: `job` is the scrape job, `job_name` streamrt's
+            f"scrape_configs:\n  - job_name: streamrt\n"
             f"    static_configs:\n      - targets: ['{target}']\n"
         )
         self.log = (workdir / "prometheus.log").open("w")
@@ -106,8 +106,8 @@ def dashboard_queries() -> Iterator[tuple[str, str]]:
 
 def substitute(expr: str) -> str:
     return (
-        expr.replace("$job", JOB)
-        .replace("${job}", JOB)
+        expr.replace("${job_name}", JOB)
+        .replace("$job_name", JOB)
         .replace("$__rate_interval", "1m")
         .replace("$__interval", "15s")
         .replace("$__range", "5m")
@@ -194,7 +194,8 @@ async def test_every_dashboard_query_returns_data(scraped_job: tuple[Job, Promet
     assert len(queries) >= 10, "the dashboard lost its panels"
     # enough scrapes for rate() over 1m and for checkpoints and watermarks to appear
     deadline = time.monotonic() + 60
-    needed = f'count_over_time(streamrt_checkpoint_last_duration_seconds{{job="{JOB}"}}[1m]) >= 4'
+    durations = f'streamrt_checkpoint_last_duration_seconds{{job_name="{JOB}"}}'
+    needed = f"count_over_time({durations}[1m]) >= 4"
     while not (await prometheus.query(needed))["result"]:
         assert job.status.value == "running", f"the job stopped: {job.failure}"
         assert time.monotonic() < deadline, "prometheus did not collect enough samples in 60 s"

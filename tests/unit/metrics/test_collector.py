@@ -56,7 +56,7 @@ def registry_for(*jobs: object) -> CollectorRegistry:
 
 
 def operator_labels(task: str, operator: str, subtask: str = "0") -> dict[str, str]:
-    return {"job": "small", "task": task, "operator": operator, "subtask": subtask}
+    return {"job_name": "small", "task": task, "operator": operator, "subtask": subtask}
 
 
 def test_operator_records_in_and_out_of_a_finished_job(finished_job: Job) -> None:
@@ -90,8 +90,8 @@ def test_an_input_watermark_is_absent_until_the_first_watermark(finished_job: Jo
 def test_task_channel_checkpoint_and_job_samples_of_a_finished_job(finished_job: Job) -> None:
     registry = registry_for(finished_job)
     value = registry.get_sample_value
-    source = {"job": "small", "task": SOURCE_TASK, "subtask": "0"}
-    sink = {"job": "small", "task": SINK_TASK, "subtask": "0"}
+    source = {"job_name": "small", "task": SOURCE_TASK, "subtask": "0"}
+    sink = {"job_name": "small", "task": SINK_TASK, "subtask": "0"}
     assert value("streamrt_task_records_in_total", source) == 5
     assert value("streamrt_task_records_out_total", source) == 3
     assert value("streamrt_task_records_in_total", sink) == 3
@@ -103,7 +103,7 @@ def test_task_channel_checkpoint_and_job_samples_of_a_finished_job(finished_job:
     assert value("streamrt_task_busy_seconds_total", source) == busy[SOURCE_TASK]
     assert value("streamrt_task_backpressured_seconds_total", sink) == 0.0
     channel = {
-        "job": "small",
+        "job_name": "small",
         "task": SINK_TASK,
         "subtask": "0",
         "producer_task": SOURCE_TASK,
@@ -113,7 +113,7 @@ def test_task_channel_checkpoint_and_job_samples_of_a_finished_job(finished_job:
     assert value("streamrt_channel_buffers_sent_total", channel) == 3
     assert value("streamrt_channel_buffers_queued", channel) == 0
     assert value("streamrt_channel_capacity", channel) == 4
-    job = {"job": "small"}
+    job = {"job_name": "small"}
     assert value("streamrt_checkpoints_completed_total", job) == 0
     assert value("streamrt_checkpoints_failed_total", job) == 0
     assert value("streamrt_checkpoints_in_progress", job) == 0
@@ -169,20 +169,20 @@ def test_checkpoints_connectors_and_repeated_operator_names() -> None:
     value = registry.get_sample_value
     # two operators named "map": the label carries the id to keep them apart
     for label in ("map (#1)", "map (#2)"):
-        labels = {"job": "j", "task": "t", "operator": label, "subtask": "0"}
+        labels = {"job_name": "j", "task": "t", "operator": label, "subtask": "0"}
         assert value("streamrt_operator_records_in_total", labels) == 7
         assert value("streamrt_operator_records_out_total", labels) == 6
         assert value("streamrt_operator_late_records_dropped_total", labels) == 1
         assert value("streamrt_operator_errors_total", labels) == 2
         assert value("streamrt_operator_current_output_watermark_ms", labels) is None
-    sink = {"job": "j", "task": "t", "operator": "sink", "subtask": "1"}
+    sink = {"job_name": "j", "task": "t", "operator": "sink", "subtask": "1"}
     assert value("streamrt_operator_records_in_total", sink) == 7
-    lag = {"job": "j", "task": "t", "operator": "src", "subtask": "0"}
+    lag = {"job_name": "j", "task": "t", "operator": "src", "subtask": "0"}
     lag |= {"topic": "orders", "partition": "3"}
     assert value("streamrt_kafka_consumer_lag", lag) == 42
-    sent = {"job": "j", "task": "t", "operator": "sink", "subtask": "1", "topic": "o"}
+    sent = {"job_name": "j", "task": "t", "operator": "sink", "subtask": "1", "topic": "o"}
     assert value("streamrt_kafka_sink_records_sent_total", sent) == 9
-    j = {"job": "j"}
+    j = {"job_name": "j"}
     assert value("streamrt_checkpoints_completed_total", j) == 4
     assert value("streamrt_checkpoints_failed_total", j) == 1
     assert value("streamrt_checkpoints_in_progress", j) == 1
@@ -204,7 +204,7 @@ def test_an_undeclared_connector_metric_is_not_exported_and_logged_once(
     )
     registry = registry_for(FakeJob(stats, JobStatus.RUNNING, 1.0))
     with caplog.at_level(logging.WARNING, logger="metrics.collector"):
-        labels = {"job": "j", "task": "t", "operator": "o", "subtask": "0"}
+        labels = {"job_name": "j", "task": "t", "operator": "o", "subtask": "0"}
         assert registry.get_sample_value("streamrt_made_up_metric", labels) is None
         assert registry.get_sample_value("streamrt_made_up_metric", labels) is None
     assert [r.getMessage() for r in caplog.records] == [

@@ -36,13 +36,13 @@ class MetricSpec:
     Attributes:
         name: without the ``streamrt_`` prefix (Prometheus adds ``_total`` to counters itself;
             names here already end in ``_total`` where they are counters).
-        kind: counter or gauge.
+        kind: counter, gauge or histogram (exported as ``_bucket``/``_sum``/``_count``).
         labels: in order.
         help: what it means (Flink's meaning, where Flink has the metric).
     """
 
     name: str
-    kind: Literal["counter", "gauge"]
+    kind: Literal["counter", "gauge", "histogram"]
     labels: tuple[str, ...]
     help: str
 
@@ -206,6 +206,13 @@ METRICS: Final[tuple[MetricSpec, ...]] = (
         "Trigger-to-completion time of the last completed checkpoint.",
     ),
     MetricSpec(
+        "checkpoint_duration_seconds",
+        "histogram",
+        JOB,
+        "Trigger-to-completion time of every completed checkpoint (Flink's checkpoint "
+        "duration histogram); buckets from 10 ms to 5 min.",
+    ),
+    MetricSpec(
         "checkpoint_last_size_bytes",
         "gauge",
         JOB,
@@ -229,6 +236,13 @@ METRICS: Final[tuple[MetricSpec, ...]] = (
         "counter",
         JOB,
         "Times the job restarted from its latest checkpoint after a failure (restart strategy).",
+    ),
+    MetricSpec(
+        "event_loop_lag_seconds",
+        "gauge",
+        JOB,
+        "How late the process's event loop, which runs the job, last woke a timer: a blocked "
+        "loop delays every record and timer. Exported when the metrics server measures it.",
     ),
 )
 

@@ -9,7 +9,7 @@ import pytest
 from prometheus_client import CollectorRegistry
 
 from metrics.collector import StreamrtCollector
-from streamrt import StreamExecutionEnvironment
+from streamrt import DataGeneratorSource, StreamExecutionEnvironment
 from streamrt.runtime.elements import MIN_WATERMARK
 from streamrt.runtime.job import Job, JobStatus
 from streamrt.runtime.statistics import (
@@ -216,3 +216,57 @@ def test_no_jobs_exports_no_streamrt_families() -> None:
     registry = CollectorRegistry()
     registry.register(StreamrtCollector(list))
     assert [m.name for m in registry.collect()] == []
+
+
+def test_checkpoint_durations_are_a_cumulative_histogram() -> None:
+    buckets = ((0.1, 1), (1.0, 3), (float("inf"), 4))
+    stats = JobStatistics(
+        "j",
+        "running",
+        checkpoints=CheckpointStatistics(
+            completed=4, duration_buckets=buckets, duration_sum_seconds=7.5
+        ),
+    )
+    registry = registry_for(FakeJob(stats, JobStatus.RUNNING, 1.0))
+    value = registry.get_sample_value
+    name = "streamrt_checkpoint_duration_seconds"
+    for le, count in (("0.1", 1), ("1.0", 3), ("+Inf", 4)):
+        assert count == value(f"{name}_bucket", {"job_name": "j", "le": le}), le
+    assert value(f"{name}_count", {"job_name": "j"}) == 4
+    assert value(f"{name}_sum", {"job_name": "j"}) == 7.5
+
+
+def test_no_checkpoint_duration_histogram_without_buckets(finished_job: Job) -> None:
+    registry = registry_for(finished_job)
+    labels = {"job_name": "small", "le": "+Inf"}
+    assert registry.get_sample_value("streamrt_checkpoint_duration_seconds_bucket", labels) is None
+
+
+def test_the_event_loop_lag_is_exported_per_job_only_when_measured() -> None:
+    job = FakeJob(JobStatistics("j", "running"), JobStatus.RUNNING, 1.0)
+    lag = [0.125]
+    measured = CollectorRegistry()
+    measured.register(StreamrtCollector(lambda: [cast("Job", job)], loop_lag=lambda: lag[0]))
+    name = "streamrt_event_loop_lag_seconds"
+    assert measured.get_sample_value(name, {"job_name": "j"}) == 0.125
+    lag[0] = 2.0  # read at scrape time
+    assert measured.get_sample_value(name, {"job_name": "j"}) == 2.0
+    assert registry_for(job).get_sample_value(name, {"job_name": "j"}) is None
+
+
+async def test_a_checkpointing_job_fills_the_duration_histogram() -> None:
+    """The coordinator counts every completed checkpoint into the buckets."""
+    env = StreamExecutionEnvironment(parallelism=1)
+    env.enable_checkpointing(10)
+    sink: CollectSink[int] = CollectSink()
+    # 2 000 records at 20 000/s: about 100 ms, room for several 10 ms checkpoints
+    generator = DataGeneratorSource(lambda i: i, 2_000, records_per_second=20_000, batch_size=50)
+    env.from_source(generator, source_name="numbers").sink_to(sink)
+    job = env.create_job("cp")
+    await bounded(job.run())
+    cp = job.statistics().checkpoints
+    assert cp.completed >= 1, "the job took no checkpoint"
+    assert cp.duration_buckets[-1] == (float("inf"), cp.completed)
+    counts = [count for _, count in cp.duration_buckets]
+    assert counts == sorted(counts)  # cumulative
+    assert cp.duration_sum_seconds >= cp.last_duration_seconds

@@ -10,7 +10,7 @@ import socket
 import subprocess
 import time
 import urllib.parse
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -41,9 +41,12 @@ def free_port() -> int:
 
 
 class Prometheus:
-    """A Prometheus server on a free loopback port, scraping one target every second."""
+    """A Prometheus server on a free loopback port, scraping one target every second.
 
-    def __init__(self, target: str, workdir: Path) -> None:
+    ``rules``: alert rule files to load (evaluated every second), as ``rule_files``.
+    """
+
+    def __init__(self, target: str, workdir: Path, rules: Sequence[Path] = ()) -> None:
         binary = shutil.which("prometheus")
         assert binary is not None, "prometheus is missing: `make test` installs Debian's package"
         self.port = free_port()
@@ -53,6 +56,7 @@ class Prometheus:
             # as metrics/prometheus/prometheus.yml: `job` is the scrape job, `job_name` streamrt's
             f"scrape_configs:\n  - job_name: streamrt\n"
             f"    static_configs:\n      - targets: ['{target}']\n"
+            + ("rule_files:\n" + "".join(f"  - '{rule}'\n" for rule in rules) if rules else "")
         )
         self.log = (workdir / "prometheus.log").open("w")
         self.process = subprocess.Popen(

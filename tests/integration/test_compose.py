@@ -75,7 +75,15 @@ def test_docker_compose_accepts_the_file() -> None:
 
 def test_the_stack_has_its_services() -> None:
     stack = services()
-    assert set(stack) == {"kafka", "topics", "job", "generator", "prometheus", "grafana"}
+    assert set(stack) == {
+        "kafka",
+        "topics",
+        "job",
+        "generator",
+        "prometheus",
+        "alertmanager",
+        "grafana",
+    }
     assert stack["job"]["depends_on"]["topics"] == {"condition": "service_completed_successfully"}
 
 

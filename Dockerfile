@@ -6,6 +6,12 @@
 #
 # Every dependency ships manylinux wheels for CPython 3.11 on x86_64 and aarch64, so the slim
 # image needs no compiler.
+#
+# The base image should be pinned by digest too (a tag can be re-pushed). It is not yet: the
+# digest must be looked up where a registry is reachable, then written as
+# `FROM python:3.11.11-slim-bookworm@sha256:<digest>`:
+#   docker buildx imagetools inspect python:3.11.11-slim-bookworm   (the "Digest:" line: the
+#   multi-platform index, so x86_64 and aarch64 builds both resolve)
 FROM python:3.11.11-slim-bookworm
 
 ENV PYTHONDONTWRITEBYTECODE=1 \
@@ -13,14 +19,20 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
     PIP_DISABLE_PIP_VERSION_CHECK=1 \
     PIP_ROOT_USER_ACTION=ignore
 
-# Install the distribution from a scratch folder, then drop it: the running job imports the
-# installed streamrt, operators and metrics, never a second copy from the working directory.
+# The dependencies first, in their own layer, exactly as locked (versions and hashes; how to
+# regenerate the lock is in its header): editing the source does not reinstall them.
+COPY requirements.lock /tmp/requirements.lock
+RUN pip install --no-cache-dir --require-hashes -r /tmp/requirements.lock && rm /tmp/requirements.lock
+
+# Then the distribution alone (--no-deps: everything it needs is installed above), from a
+# scratch folder that is dropped: the running job imports the installed streamrt, operators
+# and metrics, never a second copy from the working directory.
 WORKDIR /src
 COPY pyproject.toml README.md ./
 COPY streamrt/ streamrt/
 COPY operators/ operators/
 COPY metrics/ metrics/
-RUN pip install --no-cache-dir . && rm -rf /src
+RUN pip install --no-cache-dir --no-deps . && rm -rf /src
 
 WORKDIR /app
 COPY examples/ examples/

@@ -4,7 +4,12 @@
         [--count N | forever] [--rate 20000]
 
 Used by the demo (``make run``) and by ``docker-compose.yml``. Orders are JSON lines keyed by
-user; the malformed ones are cut off mid-document, as a crashed producer would leave them.
+user, with their creation time ``ts`` (epoch ms, the demo's event time); the malformed ones are
+cut off mid-document, as a crashed producer would leave them.
+
+SIGTERM (``docker compose stop``) and Ctrl-C stop it promptly: the producer flushes what it
+has sent and the process exits 0. (As PID 1 in a container, Python gets no default SIGTERM
+action, so without a handler Docker would wait out the grace period and SIGKILL it.)
 """
 
 from __future__ import annotations
@@ -13,6 +18,7 @@ import argparse
 import asyncio
 import contextlib
 import json
+import signal
 import time
 
 from aiokafka import AIOKafkaProducer
@@ -96,9 +102,30 @@ def main() -> None:
     args = parser.parse_args()
     count = None if args.count == "forever" else int(args.count)
 
-    async def run() -> None:
+    async def produce() -> None:
         await ensure_topics(args.bootstrap, {args.topic: args.partitions})
+        print(f"generator: writing to {args.topic!r} on {args.bootstrap}", flush=True)
         await Generator(args.bootstrap, args.topic, count, args.rate).run()
+
+    async def run() -> None:
+        task = asyncio.current_task()
+        assert task is not None
+        stopped: list[int] = []
+
+        def on_signal(signum: int) -> None:
+            stopped.append(signum)
+            task.cancel()  # Generator.run's finally stops (flushes) the producer
+
+        loop = asyncio.get_running_loop()
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(signum, on_signal, signum)
+        try:
+            await produce()
+        except asyncio.CancelledError:
+            if not stopped:
+                raise
+            task.uncancel()
+            print(f"generator: stopped by {signal.Signals(stopped[0]).name}", flush=True)
 
     asyncio.run(run())
 

@@ -8,10 +8,16 @@ families. Every family is declared in ``metrics.names``.
 from __future__ import annotations
 
 import logging
+import math
 from collections import Counter as Tally
 from collections.abc import Callable, Iterable, Iterator
 
-from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
+from prometheus_client.core import (
+    CounterMetricFamily,
+    GaugeMetricFamily,
+    HistogramMetricFamily,
+    Metric,
+)
 from prometheus_client.registry import Collector
 
 from metrics.names import METRICS, MetricSpec, by_name
@@ -31,10 +37,19 @@ class StreamrtCollector(Collector):
 
     Args:
         jobs: returns the jobs to export now (e.g. the job the service is running).
+        loop_lag: returns the event loop's last measured lag in seconds (``MetricsServer``
+            passes ``lambda: self.loop_lag_seconds``); exported per job as
+            ``streamrt_event_loop_lag_seconds``. ``None``: the gauge is not exported.
     """
 
-    def __init__(self, jobs: Callable[[], Iterable[Job]]) -> None:
+    def __init__(
+        self,
+        jobs: Callable[[], Iterable[Job]],
+        *,
+        loop_lag: Callable[[], float] | None = None,
+    ) -> None:
         self._jobs = jobs
+        self._loop_lag = loop_lag
         self._unknown_reported: set[str] = set()
 
     def describe(self) -> Iterable[Metric]:
@@ -43,14 +58,34 @@ class StreamrtCollector(Collector):
 
     def collect(self) -> Iterator[Metric]:
         """One snapshot per job, converted."""
-        families = {spec.name: _family(spec) for spec in METRICS}
+        families = {spec.name: _family(spec) for spec in METRICS if spec.kind != "histogram"}
+        histograms = {
+            spec.name: HistogramMetricFamily(spec.full_name, spec.help, labels=list(spec.labels))
+            for spec in METRICS
+            if spec.kind == "histogram"
+        }
+        loop_lag = self._loop_lag() if self._loop_lag is not None else None
         for job in self._jobs():
-            self._add_job(families, job, job.statistics())
-        for family in families.values():
+            stats = job.statistics()
+            self._add_job(families, job, stats, loop_lag)
+            cp = stats.checkpoints
+            if cp.duration_buckets:
+                histograms["checkpoint_duration_seconds"].add_metric(
+                    [stats.job],
+                    [(_bucket_bound(bound), count) for bound, count in cp.duration_buckets],
+                    cp.duration_sum_seconds,
+                )
+        for family in [*families.values(), *histograms.values()]:
             if family.samples:
                 yield family
 
-    def _add_job(self, families: dict[str, _Family], job: Job, stats: JobStatistics) -> None:
+    def _add_job(
+        self,
+        families: dict[str, _Family],
+        job: Job,
+        stats: JobStatistics,
+        loop_lag: float | None,
+    ) -> None:
         name = stats.job
         operator_label = _operator_labels(stats)
         for o in stats.operators:
@@ -119,6 +154,8 @@ class StreamrtCollector(Collector):
         families["job_running"].add_metric(job_labels, 1 if job.status is JobStatus.RUNNING else 0)
         families["job_uptime_seconds"].add_metric(job_labels, job.uptime_seconds)
         families["job_restarts_total"].add_metric(job_labels, stats.restarts)
+        if loop_lag is not None:  # one loop runs every job of the process: the same value
+            families["event_loop_lag_seconds"].add_metric(job_labels, loop_lag)
 
 
 def _family(spec: MetricSpec) -> _Family:
@@ -128,6 +165,11 @@ def _family(spec: MetricSpec) -> _Family:
             spec.full_name.removesuffix("_total"), spec.help, labels=list(spec.labels)
         )
     return GaugeMetricFamily(spec.full_name, spec.help, labels=list(spec.labels))
+
+
+def _bucket_bound(bound: float) -> str:
+    """A bucket's ``le`` as Prometheus writes it: ``+Inf``, else the float's shortest repr."""
+    return "+Inf" if math.isinf(bound) else repr(float(bound))
 
 
 def _operator_labels(stats: JobStatistics) -> dict[int, str]:

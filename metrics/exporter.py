@@ -11,10 +11,13 @@ cannot answer and a liveness probe fails, which is the truth.
   ``prometheus_client``'s own handlers do: Prometheus text by default, OpenMetrics when the
   ``Accept`` header asks for ``application/openmetrics-text``; gzipped when the
   ``Accept-Encoding`` header allows gzip.
-* ``/healthz``: 200 while the process serves and its job has not failed (JSON with the job
-  status and the event loop's lag); 503 once the job failed, so a supervisor restarts it.
+* ``/healthz``: 200 while the process serves, its job has not failed and it has not stalled
+  (JSON with the job status, the event loop's lag and ``"stalled": false``); 503 once the job
+  failed or the stall watchdog (``streamrt.watchdog``) found it stalled (``"stalled": true``
+  and the reason in ``"stall"``), so a supervisor or liveness probe restarts it.
 * ``/readyz``: 200 while the job is ready (``Job.readiness()``: running, every source
-  connected, no task failing); 503 otherwise, with the reason.
+  connected, no task failing, not stopping); 503 otherwise, with the reason ("stopping" as
+  soon as a graceful stop begins).
 * ``/job``: the job graph (tasks, chains, parallelism, edges) with live counts, the restart
   count and the restart strategy, as JSON.
 
@@ -102,6 +105,9 @@ class MetricsServer:
         self._heartbeat: asyncio.Task[None] | None = None
         self._interval = loop_lag_interval
         self.loop_lag_seconds = 0.0
+        #: the stall, if one was detected (set by ``streamrt run`` to its watchdog's
+        #: ``stalled``); ``None`` while healthy
+        self.stall_reason: Callable[[], str | None] = lambda: None
         self._routes: dict[str, _Handler] = {
             "/metrics": self._metrics,
             "/healthz": self._healthz,
@@ -198,14 +204,20 @@ class MetricsServer:
 
     async def _healthz(self, request: web.Request) -> web.StreamResponse:
         job = self.job
+        stall = self.stall_reason()
         body: dict[str, Any] = {
             "status": job.status.value if job is not None else "none",
             "loop_lag_seconds": round(self.loop_lag_seconds, 4),
+            "stalled": stall is not None,
         }
+        healthy = True
+        if stall is not None:
+            body["stall"] = stall
+            healthy = False
         if job is not None and job.status is JobStatus.FAILED:
             body["error"] = str(job.failure)
-            return web.json_response(body, status=503)
-        return web.json_response(body)
+            healthy = False
+        return web.json_response(body, status=200 if healthy else 503)
 
     async def _readyz(self, request: web.Request) -> web.StreamResponse:
         job = self.job

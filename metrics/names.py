@@ -5,8 +5,8 @@ a test keeps them equal), the collector refuses to export a name that is not her
 Grafana dashboard's queries are tested against a real Prometheus scraping these names.
 
 Names follow Prometheus conventions (``streamrt_<subsystem>_<what>_<unit>``, ``_total`` on
-counters) with Flink's meanings. Labels are bounded: job, task, operator, subtask, and, for
-Kafka, topic and partition. Never keys, offsets or record values.
+counters) with Flink's meanings. Labels are bounded: job_name, task, operator, subtask, and,
+for Kafka, topic and partition. Never keys, offsets or record values.
 """
 
 from __future__ import annotations
@@ -19,12 +19,14 @@ __all__ = ["METRICS", "PREFIX", "MetricSpec", "by_name", "render_markdown"]
 
 PREFIX: Final = "streamrt_"
 
-OPERATOR = ("job", "task", "operator", "subtask")
-TASK = ("job", "task", "subtask")
-CHANNEL = ("job", "task", "subtask", "producer_task", "producer_subtask")
+# ``job_name`` (Flink's label) is the streamrt job; Prometheus keeps ``job`` for the scrape target,
+# so ``up`` and ``process_*`` of the same process can be joined on (job, instance).
+OPERATOR = ("job_name", "task", "operator", "subtask")
+TASK = ("job_name", "task", "subtask")
+CHANNEL = ("job_name", "task", "subtask", "producer_task", "producer_subtask")
 PARTITION = (*OPERATOR, "topic", "partition")
 TOPIC = (*OPERATOR, "topic")
-JOB = ("job",)
+JOB = ("job_name",)
 
 
 @dataclass(frozen=True, slots=True)
@@ -34,13 +36,13 @@ class MetricSpec:
     Attributes:
         name: without the ``streamrt_`` prefix (Prometheus adds ``_total`` to counters itself;
             names here already end in ``_total`` where they are counters).
-        kind: counter or gauge.
+        kind: counter, gauge or histogram (exported as ``_bucket``/``_sum``/``_count``).
         labels: in order.
         help: what it means (Flink's meaning, where Flink has the metric).
     """
 
     name: str
-    kind: Literal["counter", "gauge"]
+    kind: Literal["counter", "gauge", "histogram"]
     labels: tuple[str, ...]
     help: str
 
@@ -204,6 +206,13 @@ METRICS: Final[tuple[MetricSpec, ...]] = (
         "Trigger-to-completion time of the last completed checkpoint.",
     ),
     MetricSpec(
+        "checkpoint_duration_seconds",
+        "histogram",
+        JOB,
+        "Trigger-to-completion time of every completed checkpoint (Flink's checkpoint "
+        "duration histogram); buckets from 10 ms to 5 min.",
+    ),
+    MetricSpec(
         "checkpoint_last_size_bytes",
         "gauge",
         JOB,
@@ -227,6 +236,13 @@ METRICS: Final[tuple[MetricSpec, ...]] = (
         "counter",
         JOB,
         "Times the job restarted from its latest checkpoint after a failure (restart strategy).",
+    ),
+    MetricSpec(
+        "event_loop_lag_seconds",
+        "gauge",
+        JOB,
+        "How late the process's event loop, which runs the job, last woke a timer: a blocked "
+        "loop delays every record and timer. Exported when the metrics server measures it.",
     ),
 )
 

@@ -2,7 +2,8 @@
 
     streamrt run  module:function [--parallelism N] [--job-name NAME] [--segment N]
                   [--metrics-host 0.0.0.0] [--metrics-port 9249 | --no-metrics]
-                  [--on-sigterm stop|drain] [--verbose]
+                  [--on-sigterm stop|drain] [--stall-timeout 60] [--on-stall exit|report]
+                  [--verbose]
     streamrt plan module:function [--format text|mermaid|json]
     streamrt savepoint --url http://HOST:9249 [DIR]
     streamrt stop --url http://HOST:9249 [--savepoint [DIR]] [--drain]
@@ -16,8 +17,11 @@ returns the same environment). ``run`` executes it until it finishes, serving ``
 calls ``env.execute()`` itself (the PyFlink habit), that call runs the job as this service and
 ``run`` does not run it again. SIGTERM stops gracefully (sources stop, everything in flight is
 flushed, offsets are committed; ``--on-sigterm drain`` also fires every pending event-time
-timer), Ctrl-C cancels (exit status 130). Errors are one line on stderr and exit status 1;
-``--verbose`` adds the traceback.
+timer), Ctrl-C cancels (exit status 130); a SIGTERM before the job runs (while the builder runs
+or a checkpoint is restored) exits 0 without starting it. A job whose event loop is blocked, or
+that reads nothing while its consumer lag grows, for ``--stall-timeout`` seconds exits 70
+(``streamrt.watchdog``). Errors are one line on stderr and exit status 1; ``--verbose`` adds the
+traceback.
 """
 
 from __future__ import annotations
@@ -28,6 +32,7 @@ import importlib
 import inspect
 import logging
 import os
+import signal
 import sys
 import traceback
 from collections.abc import Callable, Iterator, Sequence
@@ -39,7 +44,8 @@ from streamrt.control import post_control
 from streamrt.environment import StreamExecutionEnvironment, run_event_loop
 from streamrt.errors import ConfigError, StreamrtError
 from streamrt.runtime.job import JobExecutionResult
-from streamrt.service import ServiceOptions, run_service
+from streamrt.service import ServiceOptions, SigtermBeforeStart, run_service
+from streamrt.watchdog import DEFAULT_STALL_TIMEOUT_S, EXIT_STALLED
 
 __all__ = ["load_builder", "main"]
 
@@ -137,7 +143,25 @@ def _environment(args: argparse.Namespace) -> StreamExecutionEnvironment:
     return env
 
 
+def _sigterm_before_start(signum: int, frame: object) -> None:
+    msg = "SIGTERM before the job started"
+    raise SigtermBeforeStart(msg)
+
+
 def _cmd_run(args: argparse.Namespace) -> int:
+    # From here until run_service installs its own handler in the event loop, SIGTERM
+    # interrupts importing and building (as Ctrl-C does) and nothing is started.
+    previous = signal.signal(signal.SIGTERM, _sigterm_before_start)
+    try:
+        return _run_job(args)
+    except SigtermBeforeStart:
+        print("streamrt: SIGTERM before the job started: nothing was run", file=sys.stderr)
+        return 0
+    finally:
+        signal.signal(signal.SIGTERM, previous if previous is not None else signal.SIG_DFL)
+
+
+def _run_job(args: argparse.Namespace) -> int:
     env = _environment(args)
     builder = load_builder(args.target)
     results: list[JobExecutionResult] = []
@@ -220,6 +244,26 @@ def _add_job_commands(commands: Any) -> None:
             "final watermark first, firing them (Flink's stop --drain)",
         )
         _add_state_options(command)
+        _add_watchdog_options(command)
+
+
+def _add_watchdog_options(command: Any) -> None:
+    watchdog = command.add_argument_group("stall watchdog (streamrt.watchdog)")
+    watchdog.add_argument(
+        "--stall-timeout",
+        type=float,
+        default=DEFAULT_STALL_TIMEOUT_S,
+        metavar="S",
+        help="fail when the event loop is blocked, or no record is read while the consumer "
+        f"lag grows, for S seconds (default {DEFAULT_STALL_TIMEOUT_S:g}; 0: off)",
+    )
+    watchdog.add_argument(
+        "--on-stall",
+        choices=["exit", "report"],
+        default="exit",
+        help=f"exit: end the process with status {EXIT_STALLED} so it is restarted (default); "
+        "report: only answer 503 on /healthz (for a liveness probe)",
+    )
 
 
 def _add_state_options(command: Any) -> None:

@@ -80,7 +80,7 @@ _LAYERS: dict[str, tuple[str, ...]] = {
     "connectors": ("streamrt.connectors",),
     "api": ("streamrt.datastream", "streamrt.environment", "streamrt.plan"),
     "metrics": ("metrics",),
-    "service": ("streamrt.cli", "streamrt.service", "streamrt.control"),
+    "service": ("streamrt.cli", "streamrt.service", "streamrt.control", "streamrt.watchdog"),
     "testing": ("streamrt.testing",),
 }
 _MAY_LOAD: dict[str, set[str]] = {

@@ -18,7 +18,10 @@ next restart restores, and the counts accumulate.
 from __future__ import annotations
 
 import asyncio
+import bisect
+import itertools
 import logging
+import math
 import os
 import time
 from collections.abc import Sequence
@@ -33,9 +36,15 @@ from streamrt.runtime.statistics import CheckpointStatistics
 from streamrt.runtime.status import ExecutionStatus
 from streamrt.runtime.task import StreamTask
 
-__all__ = ["CheckpointCoordinator", "CompletedCheckpoint"]
+__all__ = ["DURATION_BUCKETS", "CheckpointCoordinator", "CompletedCheckpoint"]
 
 logger = logging.getLogger(__name__)
+
+#: Upper bounds (seconds, ``le``) of the checkpoint duration histogram: from a small in-memory
+#: checkpoint (tens of ms) to one near a typical timeout (minutes).
+DURATION_BUCKETS: tuple[float, ...] = (
+    0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0, 300.0, math.inf,
+)  # fmt: skip
 
 
 @dataclass
@@ -87,6 +96,10 @@ class CheckpointCoordinator:
         self._failed = 0
         self._last_duration = 0.0
         self._last_completed_ms = 0
+        # per-bucket (not cumulative) counts of completed checkpoints' durations; one int add per
+        # checkpoint, turned into a cumulative histogram only when statistics() is read
+        self._duration_counts = [0] * len(DURATION_BUCKETS)
+        self._duration_sum = 0.0
         self._done = asyncio.Event()
         self._wake = asyncio.Event()
         self._stop_request: bool | None = None
@@ -115,6 +128,10 @@ class CheckpointCoordinator:
             last_duration_seconds=self._last_duration,
             last_size_bytes=self.latest.size_bytes if self.latest else 0,
             last_completed_timestamp_seconds=self._last_completed_ms / 1000,
+            duration_buckets=tuple(
+                zip(DURATION_BUCKETS, itertools.accumulate(self._duration_counts), strict=True)
+            ),
+            duration_sum_seconds=self._duration_sum,
         )
 
     async def run(self) -> None:
@@ -271,6 +288,8 @@ class CheckpointCoordinator:
             self.latest = checkpoint
         self._completed += 1
         self._last_duration = (time.perf_counter_ns() - pending.started_ns) / 1e9
+        self._duration_counts[bisect.bisect_left(DURATION_BUCKETS, self._last_duration)] += 1
+        self._duration_sum += self._last_duration
         self._last_completed_ms = time.time_ns() // 1_000_000
         logger.info(
             "%s %d complete (%d bytes%s)",

@@ -96,6 +96,7 @@ class Job:
         self._restoring: CompletedCheckpoint | None = None
         self._run_task: asyncio.Task[Any] | None = None
         self._cancel_requested = False
+        self._stopping = False  # stop() was called: /readyz answers 503 "stopping" from then on
         self._ended_tasks = 0
         self._start_ns = 0
         self._end_ns = 0
@@ -254,12 +255,18 @@ class Job:
             drain: also send the final MAX watermark, firing every pending event-time timer
                 (Flink's ``stop --drain``).
         """
+        self._stopping = True
         if self.coordinator is not None and self.status is JobStatus.RUNNING:
             self.coordinator.request_stop(drain=drain)
             return
         for task in self.tasks:
             if isinstance(task, SourceTask):
                 task.request_stop(drain=drain)
+
+    @property
+    def stopping(self) -> bool:
+        """Whether ``stop()`` was called (the job is draining, or has stopped)."""
+        return self._stopping
 
     def trigger_checkpoint(self) -> int | None:
         """Start a checkpoint now (checkpointing must be enabled); its id, or ``None`` if busy."""
@@ -341,7 +348,13 @@ class Job:
         return (end - self._start_ns) / 1e9
 
     def readiness(self) -> tuple[bool, str]:
-        """Whether the job serves traffic (``/readyz``), and the reason when it does not."""
+        """Whether the job serves traffic (``/readyz``), and the reason when it does not.
+
+        Not ready from the moment ``stop()`` is called ("stopping"), so a load balancer or
+        orchestrator takes the worker out while it drains.
+        """
+        if self._stopping and not self.status.ended:
+            return False, "stopping"
         if self.status is JobStatus.RESTARTING:
             return False, f"restarting after a failure: {self.last_restart_cause}"
         if self.status is not JobStatus.RUNNING:

@@ -76,6 +76,11 @@ class CheckpointStatistics:
     last_size_bytes: int = 0
     #: epoch seconds when the last checkpoint completed (0 before the first)
     last_completed_timestamp_seconds: float = 0.0
+    #: trigger-to-completion times of every completed checkpoint as a histogram: (upper bound
+    #: in seconds, checkpoints that took at most that long), cumulative, ending at +inf
+    duration_buckets: tuple[tuple[float, int], ...] = ()
+    #: the sum of those durations, seconds
+    duration_sum_seconds: float = 0.0
 
 
 @dataclass(frozen=True, slots=True)

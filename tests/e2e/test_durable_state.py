@@ -116,7 +116,7 @@ async def test_a_job_restarts_from_its_checkpoint_as_its_strategy_says() -> None
     assert final_counts(sink) == EXPECTED  # restored state + replayed records: exact totals
     registry = CollectorRegistry()
     registry.register(StreamrtCollector(lambda: [job]))
-    assert registry.get_sample_value("streamrt_job_restarts_total", {"job": "flaky"}) == 2.0
+    assert registry.get_sample_value("streamrt_job_restarts_total", {"job_name": "flaky"}) == 2.0
 
 
 async def test_when_restarts_are_exhausted_the_job_fails_with_the_last_cause() -> None:

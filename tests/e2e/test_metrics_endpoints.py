@@ -105,8 +105,8 @@ async def test_scraped_counts_equal_what_the_job_processed(
     assert records_out["Source: numbers"] == 200
     watermarks = samples(text, "streamrt_operator_current_output_watermark_ms")
     assert set(watermarks.values()) == {float(2**63 - 1)}  # the last watermark: end of input
-    assert {dict(k)["job"] for k in watermarks} == {"counted"}
-    assert samples(text, "streamrt_job_running") == {(("job", "counted"),): 0.0}
+    assert {dict(k)["job_name"] for k in watermarks} == {"counted"}
+    assert samples(text, "streamrt_job_running") == {(("job_name", "counted"),): 0.0}
     assert any(f.name == "process_cpu_seconds" for f in text_string_to_metric_families(text))
 
 

@@ -75,7 +75,15 @@ def test_docker_compose_accepts_the_file() -> None:
 
 def test_the_stack_has_its_services() -> None:
     stack = services()
-    assert set(stack) == {"kafka", "topics", "job", "generator", "prometheus", "grafana"}
+    assert set(stack) == {
+        "kafka",
+        "topics",
+        "job",
+        "generator",
+        "prometheus",
+        "alertmanager",
+        "grafana",
+    }
     assert stack["job"]["depends_on"]["topics"] == {"condition": "service_completed_successfully"}
 
 
@@ -110,7 +118,9 @@ def test_every_mounted_or_copied_path_exists() -> None:
 def test_prometheus_scrapes_the_job() -> None:
     config = load_yaml(PROMETHEUS)
     (scrape,) = config["scrape_configs"]
-    assert scrape["honor_labels"] is True, "streamrt's own `job` label must survive the scrape"
+    # the scrape job keeps `job`; streamrt's own label is `job_name`, so nothing to honour
+    assert "honor_labels" not in scrape, "honor_labels would split the process's identity"
+    assert scrape["job_name"] == "streamrt"
     assert [t for c in scrape["static_configs"] for t in c["targets"]] == ["job:9249"]
 
 
@@ -126,10 +136,10 @@ def exprs() -> list[str]:
 def test_dashboard_has_the_job_variable() -> None:
     board = dashboard()
     assert board["uid"] == "streamrt"
-    (variable,) = [v for v in board["templating"]["list"] if v["name"] == "job"]
+    (variable,) = [v for v in board["templating"]["list"] if v["name"] == "job_name"]
     query = variable["query"]
     query = query["query"] if isinstance(query, dict) else query
-    assert query == "label_values(streamrt_job_running, job)"
+    assert query == "label_values(streamrt_job_running, job_name)"
     assert variable["multi"] and variable["includeAll"]
 
 
@@ -140,19 +150,29 @@ def test_every_panel_queries_the_selected_jobs() -> None:
             assert target["refId"] and target["expr"], panel["title"]
             assert target["datasource"]["uid"] == "prometheus", panel["title"]
             selectors = re.findall(r"streamrt_\w+(\{[^}]*\})?", target["expr"])
-            assert all('job=~"$job"' in s for s in selectors), target["expr"]
+            assert all('job_name=~"$job_name"' in s for s in selectors), target["expr"]
 
 
 def test_dashboard_metrics_are_declared() -> None:
     # Counters are declared and exported with their _total, so names compare as they are.
     kinds = {spec.full_name: spec.kind for spec in METRICS}
+    # a histogram is read through its _bucket/_sum/_count series, which are counters
+    for spec in METRICS:
+        if spec.kind == "histogram":
+            kinds |= {f"{spec.full_name}_{part}": "counter" for part in ("bucket", "sum", "count")}
     for expr in exprs():
         for name in re.findall(r"\bstreamrt_\w+", expr):
             assert name in kinds, f"{name} (in {expr}) is not in metrics.names.METRICS"
+            assert kinds[name] != "histogram", f"query {name}_bucket, not the family: {expr}"
             rated = re.search(rf"\b(?:rate|increase)\({name}\b", expr) is not None
             assert rated == (kinds[name] == "counter"), (
                 f"rate()/increase() counters, never gauges: {expr}"
             )
+
+
+def grafana_free(expr: str) -> str:
+    """The query with Grafana's variables replaced by what they stand for."""
+    return expr.replace("$job_name", ".*").replace("$__rate_interval", "1m")
 
 
 @pytest.mark.prometheus
@@ -165,7 +185,7 @@ def test_dashboard_queries_parse(tmp_path: Path) -> None:
             {
                 "name": "dashboard",
                 "rules": [
-                    {"record": f"dashboard:expr{i}", "expr": expr.replace("$job", ".*")}
+                    {"record": f"dashboard:expr{i}", "expr": grafana_free(expr)}
                     for i, expr in enumerate(exprs())
                 ],
             }

@@ -9,7 +9,7 @@ import pytest
 from prometheus_client import CollectorRegistry
 
 from metrics.collector import StreamrtCollector
-from streamrt import StreamExecutionEnvironment
+from streamrt import DataGeneratorSource, StreamExecutionEnvironment
 from streamrt.runtime.elements import MIN_WATERMARK
 from streamrt.runtime.job import Job, JobStatus
 from streamrt.runtime.statistics import (
@@ -56,7 +56,7 @@ def registry_for(*jobs: object) -> CollectorRegistry:
 
 
 def operator_labels(task: str, operator: str, subtask: str = "0") -> dict[str, str]:
-    return {"job": "small", "task": task, "operator": operator, "subtask": subtask}
+    return {"job_name": "small", "task": task, "operator": operator, "subtask": subtask}
 
 
 def test_operator_records_in_and_out_of_a_finished_job(finished_job: Job) -> None:
@@ -90,8 +90,8 @@ def test_an_input_watermark_is_absent_until_the_first_watermark(finished_job: Jo
 def test_task_channel_checkpoint_and_job_samples_of_a_finished_job(finished_job: Job) -> None:
     registry = registry_for(finished_job)
     value = registry.get_sample_value
-    source = {"job": "small", "task": SOURCE_TASK, "subtask": "0"}
-    sink = {"job": "small", "task": SINK_TASK, "subtask": "0"}
+    source = {"job_name": "small", "task": SOURCE_TASK, "subtask": "0"}
+    sink = {"job_name": "small", "task": SINK_TASK, "subtask": "0"}
     assert value("streamrt_task_records_in_total", source) == 5
     assert value("streamrt_task_records_out_total", source) == 3
     assert value("streamrt_task_records_in_total", sink) == 3
@@ -103,7 +103,7 @@ def test_task_channel_checkpoint_and_job_samples_of_a_finished_job(finished_job:
     assert value("streamrt_task_busy_seconds_total", source) == busy[SOURCE_TASK]
     assert value("streamrt_task_backpressured_seconds_total", sink) == 0.0
     channel = {
-        "job": "small",
+        "job_name": "small",
         "task": SINK_TASK,
         "subtask": "0",
         "producer_task": SOURCE_TASK,
@@ -113,7 +113,7 @@ def test_task_channel_checkpoint_and_job_samples_of_a_finished_job(finished_job:
     assert value("streamrt_channel_buffers_sent_total", channel) == 3
     assert value("streamrt_channel_buffers_queued", channel) == 0
     assert value("streamrt_channel_capacity", channel) == 4
-    job = {"job": "small"}
+    job = {"job_name": "small"}
     assert value("streamrt_checkpoints_completed_total", job) == 0
     assert value("streamrt_checkpoints_failed_total", job) == 0
     assert value("streamrt_checkpoints_in_progress", job) == 0
@@ -169,20 +169,20 @@ def test_checkpoints_connectors_and_repeated_operator_names() -> None:
     value = registry.get_sample_value
     # two operators named "map": the label carries the id to keep them apart
     for label in ("map (#1)", "map (#2)"):
-        labels = {"job": "j", "task": "t", "operator": label, "subtask": "0"}
+        labels = {"job_name": "j", "task": "t", "operator": label, "subtask": "0"}
         assert value("streamrt_operator_records_in_total", labels) == 7
         assert value("streamrt_operator_records_out_total", labels) == 6
         assert value("streamrt_operator_late_records_dropped_total", labels) == 1
         assert value("streamrt_operator_errors_total", labels) == 2
         assert value("streamrt_operator_current_output_watermark_ms", labels) is None
-    sink = {"job": "j", "task": "t", "operator": "sink", "subtask": "1"}
+    sink = {"job_name": "j", "task": "t", "operator": "sink", "subtask": "1"}
     assert value("streamrt_operator_records_in_total", sink) == 7
-    lag = {"job": "j", "task": "t", "operator": "src", "subtask": "0"}
+    lag = {"job_name": "j", "task": "t", "operator": "src", "subtask": "0"}
     lag |= {"topic": "orders", "partition": "3"}
     assert value("streamrt_kafka_consumer_lag", lag) == 42
-    sent = {"job": "j", "task": "t", "operator": "sink", "subtask": "1", "topic": "o"}
+    sent = {"job_name": "j", "task": "t", "operator": "sink", "subtask": "1", "topic": "o"}
     assert value("streamrt_kafka_sink_records_sent_total", sent) == 9
-    j = {"job": "j"}
+    j = {"job_name": "j"}
     assert value("streamrt_checkpoints_completed_total", j) == 4
     assert value("streamrt_checkpoints_failed_total", j) == 1
     assert value("streamrt_checkpoints_in_progress", j) == 1
@@ -204,7 +204,7 @@ def test_an_undeclared_connector_metric_is_not_exported_and_logged_once(
     )
     registry = registry_for(FakeJob(stats, JobStatus.RUNNING, 1.0))
     with caplog.at_level(logging.WARNING, logger="metrics.collector"):
-        labels = {"job": "j", "task": "t", "operator": "o", "subtask": "0"}
+        labels = {"job_name": "j", "task": "t", "operator": "o", "subtask": "0"}
         assert registry.get_sample_value("streamrt_made_up_metric", labels) is None
         assert registry.get_sample_value("streamrt_made_up_metric", labels) is None
     assert [r.getMessage() for r in caplog.records] == [
@@ -216,3 +216,57 @@ def test_no_jobs_exports_no_streamrt_families() -> None:
     registry = CollectorRegistry()
     registry.register(StreamrtCollector(list))
     assert [m.name for m in registry.collect()] == []
+
+
+def test_checkpoint_durations_are_a_cumulative_histogram() -> None:
+    buckets = ((0.1, 1), (1.0, 3), (float("inf"), 4))
+    stats = JobStatistics(
+        "j",
+        "running",
+        checkpoints=CheckpointStatistics(
+            completed=4, duration_buckets=buckets, duration_sum_seconds=7.5
+        ),
+    )
+    registry = registry_for(FakeJob(stats, JobStatus.RUNNING, 1.0))
+    value = registry.get_sample_value
+    name = "streamrt_checkpoint_duration_seconds"
+    for le, count in (("0.1", 1), ("1.0", 3), ("+Inf", 4)):
+        assert count == value(f"{name}_bucket", {"job_name": "j", "le": le}), le
+    assert value(f"{name}_count", {"job_name": "j"}) == 4
+    assert value(f"{name}_sum", {"job_name": "j"}) == 7.5
+
+
+def test_no_checkpoint_duration_histogram_without_buckets(finished_job: Job) -> None:
+    registry = registry_for(finished_job)
+    labels = {"job_name": "small", "le": "+Inf"}
+    assert registry.get_sample_value("streamrt_checkpoint_duration_seconds_bucket", labels) is None
+
+
+def test_the_event_loop_lag_is_exported_per_job_only_when_measured() -> None:
+    job = FakeJob(JobStatistics("j", "running"), JobStatus.RUNNING, 1.0)
+    lag = [0.125]
+    measured = CollectorRegistry()
+    measured.register(StreamrtCollector(lambda: [cast("Job", job)], loop_lag=lambda: lag[0]))
+    name = "streamrt_event_loop_lag_seconds"
+    assert measured.get_sample_value(name, {"job_name": "j"}) == 0.125
+    lag[0] = 2.0  # read at scrape time
+    assert measured.get_sample_value(name, {"job_name": "j"}) == 2.0
+    assert registry_for(job).get_sample_value(name, {"job_name": "j"}) is None
+
+
+async def test_a_checkpointing_job_fills_the_duration_histogram() -> None:
+    """The coordinator counts every completed checkpoint into the buckets."""
+    env = StreamExecutionEnvironment(parallelism=1)
+    env.enable_checkpointing(10)
+    sink: CollectSink[int] = CollectSink()
+    # 2 000 records at 20 000/s: about 100 ms, room for several 10 ms checkpoints
+    generator = DataGeneratorSource(lambda i: i, 2_000, records_per_second=20_000, batch_size=50)
+    env.from_source(generator, source_name="numbers").sink_to(sink)
+    job = env.create_job("cp")
+    await bounded(job.run())
+    cp = job.statistics().checkpoints
+    assert cp.completed >= 1, "the job took no checkpoint"
+    assert cp.duration_buckets[-1] == (float("inf"), cp.completed)
+    counts = [count for _, count in cp.duration_buckets]
+    assert counts == sorted(counts)  # cumulative
+    assert cp.duration_sum_seconds >= cp.last_duration_seconds

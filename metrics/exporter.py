@@ -98,7 +98,11 @@ class MetricsServer:
         self.host = host
         self.port = port
         self.registry = CollectorRegistry(auto_describe=False)
-        self.registry.register(StreamrtCollector(lambda: [self.job] if self.job else []))
+        self.registry.register(
+            StreamrtCollector(
+                lambda: [self.job] if self.job else [], loop_lag=lambda: self.loop_lag_seconds
+            )
+        )
         ProcessCollector(registry=self.registry)
         PlatformCollector(registry=self.registry)
         self._runner: web.AppRunner | None = None

@@ -15,10 +15,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from prometheus_client.core import Metric
-from prometheus_client.registry import Collector
 
-from metrics import MetricsServer, StreamrtCollector
+from metrics import MetricsServer
 from streamrt import DataGeneratorSource, StreamExecutionEnvironment, WatermarkStrategy
 from streamrt.connectors.kafka import KafkaSink, KafkaSource, json_deserializer, json_serializer
 from streamrt.runtime.job import Job
@@ -31,7 +29,6 @@ pytestmark = [pytest.mark.kafka, pytest.mark.prometheus]
 ROOT = Path(__file__).resolve().parents[2]
 DASHBOARD = ROOT / "metrics" / "grafana" / "streamrt-dashboard.json"
 JOB = "dashboard-test"
-LOOP_LAG = "streamrt_event_loop_lag_seconds"
 
 
 def free_port() -> int:
@@ -169,27 +166,6 @@ def build(env: StreamExecutionEnvironment, bootstrap: str, topics: dict[str, str
     )
 
 
-class _LoopLag(Collector):
-    """Only streamrt_event_loop_lag_seconds: StreamrtCollector(loop_lag=...) minus the rest."""
-
-    def __init__(self, server: MetricsServer, job: Job) -> None:
-        self._lag = StreamrtCollector(lambda: [job], loop_lag=lambda: server.loop_lag_seconds)
-
-    def collect(self) -> Iterator[Metric]:
-        yield from (m for m in self._lag.collect() if m.name == LOOP_LAG)
-
-
-def export_loop_lag(server: MetricsServer, job: Job) -> None:
-    """Make sure the server exports the event loop's lag, which the dashboard charts.
-
-    ``MetricsServer`` passes its measurement to its collector (``loop_lag=lambda:
-    self.loop_lag_seconds``); a server that does not yet gets the gauge added here, so the
-    panel is verified either way. Drop this once the exporter's wiring has landed.
-    """
-    if not any(m.name == LOOP_LAG for m in server.registry.collect()):
-        server.registry.register(_LoopLag(server, job))
-
-
 @pytest.fixture
 async def scraped_job(kafka: Kafka, tmp_path: Path) -> AsyncIterator[tuple[Job, Prometheus]]:
     topics = {
@@ -202,7 +178,6 @@ async def scraped_job(kafka: Kafka, tmp_path: Path) -> AsyncIterator[tuple[Job, 
     job = env.create_job(JOB)
     running = asyncio.create_task(job.run())
     server = await MetricsServer(job, host="127.0.0.1", port=0).start()
-    export_loop_lag(server, job)
     prometheus = Prometheus(f"127.0.0.1:{server.port}", tmp_path)
     try:
         await prometheus.wait_ready()

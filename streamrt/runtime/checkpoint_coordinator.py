@@ -276,7 +276,10 @@ class CheckpointCoordinator:
 
     async def _persist(self, pending: _Pending, checkpoint: CompletedCheckpoint) -> None:
         try:
-            location = await asyncio.to_thread(self._write, pending, checkpoint)
+            if pending.savepoint_dir is None and self.storage is None:
+                location = None  # kept in memory: nothing to write
+            else:
+                location = await asyncio.to_thread(self._write, pending, checkpoint)
         except Exception as exc:
             self._fail(pending, exc)
             return

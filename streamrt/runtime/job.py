@@ -194,6 +194,10 @@ class Job:
             try:
                 await self._run_tasks(restore)
             except BaseExceptionGroup as group_error:
+                if self._cancel_requested:
+                    # tasks cancelled by cancel() may fail on their way out (a channel whose
+                    # consumer is gone): that is the cancellation, not a failure to restart
+                    raise asyncio.CancelledError from None
                 # re-raised as is: its __cause__ (the user's exception) must survive
                 cause = root_cause(group_error)
             else:

@@ -382,7 +382,9 @@ async def test_kill_and_restart_loses_nothing(kafka: Kafka) -> None:
     group = f"crash-{source_topic}"
 
     def slowly(value: bytes) -> bytes:
-        time.sleep(0.0002)  # load shaping: keeps the job running across several checkpoints
+        # load shaping: keeps the job running across several checkpoints (about 2 s per
+        # subtask), so the cancel below reliably finds it running
+        time.sleep(0.0006)
         return value
 
     def build(env: StreamExecutionEnvironment) -> None:

@@ -337,7 +337,7 @@ def test_a_job_killed_after_a_checkpoint_resumes_with_exact_totals(
     produce(kafka, in_topic, amounts(30_000, seed=kill_after))
     inputs = read_values(kafka, in_topic)
     write_job(tmp_path)
-    env = job_env(kafka, in_topic, out_topic, bounded=True, spin=1_500)
+    env = job_env(kafka, in_topic, out_topic, bounded=True, spin=4_000)
     args = run_args("--parallelism", "2", *checkpoints("chk", 200))
     storage = FileSystemCheckpointStorage(tmp_path / "chk")
 

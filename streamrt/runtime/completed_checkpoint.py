@@ -12,6 +12,7 @@ another parallelism (``state_assignment``). The same object lives in memory
 
 from __future__ import annotations
 
+import logging
 import os
 import re
 from collections.abc import Mapping, Sequence
@@ -23,9 +24,18 @@ from streamrt.runtime.checkpoint_storage import StoredCheckpoint, read_savepoint
 from streamrt.runtime.stream_graph import StreamNode
 
 if TYPE_CHECKING:
-    from streamrt.runtime.job_graph import JobVertex
+    from streamrt.runtime.job_graph import JobGraph, JobVertex
 
-__all__ = ["CompletedCheckpoint", "TaskSnapshot", "blob_name", "operator_uid", "vertex_metadata"]
+__all__ = [
+    "CompletedCheckpoint",
+    "TaskSnapshot",
+    "blob_name",
+    "operator_uid",
+    "vertex_metadata",
+    "warn_about_derived_uids",
+]
+
+logger = logging.getLogger(__name__)
 
 #: what a task's blob decodes to
 TaskSnapshot = dict[str, Any]
@@ -135,3 +145,22 @@ class CompletedCheckpoint:
                 ]
         msg = f"checkpoint {self.checkpoint_id} has no operator with uid {uid!r}"
         raise KeyError(msg)
+
+
+def warn_about_derived_uids(graph: JobGraph) -> None:
+    """Stateful operators without ``uid()`` keep their state under a derived id: say so."""
+    derived = [
+        f"{node.name!r} (stored as {operator_uid(node)!r})"
+        for vertex in graph.vertices
+        for node in vertex.nodes
+        if node.uid is None
+        and (node.key_selector is not None or (vertex.head is node and vertex.is_source))
+    ]
+    if derived:
+        logger.warning(
+            "job %r: stateful operators without uid(): %s; their state is found by an id derived "
+            "from their position and name, which changes when the pipeline changes: give each a "
+            "stable .uid('...')",
+            graph.name,
+            ", ".join(derived),
+        )

@@ -13,7 +13,6 @@ import contextlib
 import logging
 import os
 import time
-from dataclasses import dataclass
 from typing import Any
 
 from streamrt.errors import (
@@ -24,13 +23,13 @@ from streamrt.errors import (
 )
 from streamrt.runtime.checkpoint_coordinator import CheckpointCoordinator, CompletedCheckpoint
 from streamrt.runtime.clock import Clock, SystemClock
-from streamrt.runtime.completed_checkpoint import operator_uid
+from streamrt.runtime.completed_checkpoint import warn_about_derived_uids
 from streamrt.runtime.config import JobConfig
 from streamrt.runtime.deployment import ChannelPlacement, deploy
 from streamrt.runtime.external_channel import ExternalChannelContext, ExternalChannelSpec
 from streamrt.runtime.input_task import InputTask
 from streamrt.runtime.job_graph import JobGraph
-from streamrt.runtime.job_outcome import finalize_readers, root_cause
+from streamrt.runtime.job_outcome import JobExecutionResult, finalize_readers, root_cause
 from streamrt.runtime.job_statistics import job_statistics
 from streamrt.runtime.source_task import SourceTask
 from streamrt.runtime.statistics import JobStatistics
@@ -43,16 +42,6 @@ logger = logging.getLogger(__name__)
 
 #: The lifecycle of a job (the same states as a task's).
 JobStatus = ExecutionStatus
-
-
-@dataclass(frozen=True)
-class JobExecutionResult:
-    """What a finished job reports (Flink's ``JobExecutionResult``)."""
-
-    job_name: str
-    net_runtime_seconds: float
-    statistics: JobStatistics
-    latest_checkpoint: CompletedCheckpoint | None
 
 
 class Job:
@@ -102,7 +91,7 @@ class Job:
         self._end_ns = 0
         self._external: list[tuple[ExternalChannelSpec, ExternalChannelContext]] = []
         if self.config.checkpoint_interval_ms is not None:
-            _warn_about_derived_uids(graph)
+            warn_about_derived_uids(graph)
             storage = self.config.checkpoint_storage
             self.coordinator = CheckpointCoordinator(
                 graph.name,
@@ -380,22 +369,3 @@ class Job:
     def running_tasks(self) -> int:
         """How many tasks are running."""
         return sum(t.status is ExecutionStatus.RUNNING for t in self.tasks)
-
-
-def _warn_about_derived_uids(graph: JobGraph) -> None:
-    """Stateful operators without ``uid()`` keep their state under a derived id: say so."""
-    derived = [
-        f"{node.name!r} (stored as {operator_uid(node)!r})"
-        for vertex in graph.vertices
-        for node in vertex.nodes
-        if node.uid is None
-        and (node.key_selector is not None or (vertex.head is node and vertex.is_source))
-    ]
-    if derived:
-        logger.warning(
-            "job %r: stateful operators without uid(): %s; their state is found by an id derived "
-            "from their position and name, which changes when the pipeline changes: give each a "
-            "stable .uid('...')",
-            graph.name,
-            ", ".join(derived),
-        )

@@ -1,14 +1,27 @@
-"""How a run of a job ends: the root cause of a failure, and the readers' final commits."""
+"""How a run of a job ends: its result, the root cause of a failure, the final commits."""
 
 from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
 
 from streamrt.errors import ChannelClosedError
+from streamrt.runtime.completed_checkpoint import CompletedCheckpoint
+from streamrt.runtime.statistics import JobStatistics
 from streamrt.runtime.task import StreamTask
 
-__all__ = ["finalize_readers", "root_cause"]
+__all__ = ["JobExecutionResult", "finalize_readers", "root_cause"]
+
+
+@dataclass(frozen=True)
+class JobExecutionResult:
+    """What a finished job reports (Flink's ``JobExecutionResult``)."""
+
+    job_name: str
+    net_runtime_seconds: float
+    statistics: JobStatistics
+    latest_checkpoint: CompletedCheckpoint | None
 
 
 async def finalize_readers(tasks: Sequence[StreamTask], *, job_finished: bool) -> None:

@@ -272,7 +272,7 @@ def test_stateful_operators_without_uid_are_named_in_a_warning(
     env = StreamExecutionEnvironment()
     env.enable_checkpointing(1_000)
     env.from_collection([1]).key_by(lambda v: v).reduce(lambda a, b: a).name("sum").print()
-    with caplog.at_level("WARNING", logger="streamrt.runtime.job"):
+    with caplog.at_level("WARNING", logger="streamrt.runtime.completed_checkpoint"):
         env.create_job("anonymous")
     [warning] = [r.getMessage() for r in caplog.records]
     assert warning.startswith(

@@ -179,6 +179,7 @@ def _build_keys_pipeline(env: Any, keys: int) -> None:
         env.from_source(
             DataGeneratorSource(functools.partial(_key_of_index, keys)), source_name="keys"
         )
+        .uid("keys")
         .key_by(_identity)
         .process(CountPerKey())
         .name("count")

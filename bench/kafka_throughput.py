@@ -119,6 +119,7 @@ async def streamrt_job(
             ),
             source_name="orders",
         )
+        .uid("orders")
         .map(json.loads)
         .name("parse")
         .filter(keep)

@@ -146,18 +146,19 @@ async def raw_pipeline(
 async def streamrt_pipeline(
     bootstrap: str, source: str, target: str, stop: asyncio.Event, args: argparse.Namespace
 ) -> None:
-    from streamrt import StreamExecutionEnvironment
+    from streamrt import DataStream, StreamExecutionEnvironment
     from streamrt.connectors.kafka import KafkaSink, KafkaSource
 
     env = StreamExecutionEnvironment(parallelism=1, buffer_timeout_ms=args.buffer_timeout)
     env.enable_checkpointing(1_000)
     wait = {} if args.fetch_wait is None else {"fetch_timeout_ms": args.fetch_wait}
-    stream = env.from_source(
+    records: DataStream[Any] = env.from_source(
         KafkaSource(
             bootstrap_servers=bootstrap, topics=[source], starting_offsets="earliest", **wait
         ),
         source_name="in",
-    ).map((shares := Shares(args.warm)).inbound)
+    ).uid("in")
+    stream = records.map((shares := Shares(args.warm)).inbound)
     if args.channel:
         stream = stream.disable_chaining()
     sink_args: dict[str, Any] = {} if args.linger is None else {"linger_ms": args.linger}

@@ -26,7 +26,6 @@ import os
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
-from typing import Any
 
 from streamrt.errors import CheckpointError
 from streamrt.runtime.checkpoint_storage import CheckpointStorage, write_savepoint
@@ -338,15 +337,6 @@ class CheckpointCoordinator:
             age_ms = (time.perf_counter_ns() - pending.started_ns) / 1e6
             if age_ms > self.timeout_ms:
                 self._abort_pending(f"expired after {age_ms:.0f} ms")
-
-    @property
-    def last_completed_ms(self) -> int:
-        """When the last checkpoint completed (epoch ms; 0 before the first)."""
-        return self._last_completed_ms
-
-    def info(self) -> dict[str, Any]:
-        """Where checkpoints go, for ``/job`` and logs."""
-        return {"interval_ms": self.interval_ms, "storage": repr(self.storage)}
 
 
 def _key(task: StreamTask) -> tuple[int, int]:

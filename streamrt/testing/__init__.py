@@ -1,20 +1,22 @@
 """Test and development helpers shipped with streamrt (house style C20).
 
-Layout: ``sources`` (``ListSource`` with ``FAIL`` injection), ``harness`` (``OperatorHarness``,
-``ManualProcessingTimeService``), ``output_conformance`` (``check_output``, the suite every
-``Output`` passes), ``embedded_broker`` (a Kafka-protocol broker from a PyPI wheel, for tests
-and the demo). ``CollectSink`` lives in ``streamrt.connectors.collect`` (``execute_and_collect``
-uses it) and is re-exported here. Production code never imports this package.
+Layout: ``sources`` (``ListSource`` with ``FAIL`` injection, ``GatedSource``), ``harness``
+(``OperatorHarness``, ``ManualProcessingTimeService``), ``output_conformance``
+(``check_output``, the suite every ``Output`` passes), ``embedded_broker`` (a Kafka-protocol
+broker from a PyPI wheel, for tests and the demo). ``CollectSink`` lives in
+``streamrt.connectors.collect`` (``execute_and_collect`` uses it) and is re-exported here.
+Production code never imports this package.
 """
 
 from streamrt.connectors.collect import CollectSink
 from streamrt.testing.harness import ManualProcessingTimeService, OperatorHarness
 from streamrt.testing.output_conformance import OutputUnderTest, check_output
-from streamrt.testing.sources import FAIL, ListSource
+from streamrt.testing.sources import FAIL, GatedSource, ListSource
 
 __all__ = [
     "FAIL",
     "CollectSink",
+    "GatedSource",
     "ListSource",
     "ManualProcessingTimeService",
     "OperatorHarness",

@@ -1,7 +1,12 @@
-"""ListSource: a bounded, splittable source of given values that can fail on purpose."""
+"""ListSource: a bounded, splittable source of given values that can fail on purpose.
+
+``GatedSource`` is a ListSource the test moves forward, so where a job stands when a
+checkpoint is taken is decided by the test, not by how busy the machine is.
+"""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Sequence
 from typing import Final, Generic, TypeVar
 
@@ -14,7 +19,7 @@ from streamrt.runtime.source_reader import (
 
 T = TypeVar("T")
 
-__all__ = ["FAIL", "ListSource"]
+__all__ = ["FAIL", "GatedSource", "ListSource"]
 
 
 class _Fail:
@@ -63,7 +68,7 @@ class _ListReader(SourceReaderBase, Generic[T]):
     async def fetch(self) -> list[SourceBatch[T]] | None:
         if self._next >= len(self._values):
             return None
-        end = min(self._next + self._batch, len(self._values))
+        end = min(self._next + self._batch, self._readable())
         chunk = self._values[self._next : end]
         for offset, value in enumerate(chunk):
             if value is FAIL:
@@ -72,3 +77,48 @@ class _ListReader(SourceReaderBase, Generic[T]):
         ts = self._timestamps[self._next : end] if self._timestamps is not None else None
         self._next = end
         return [SourceBatch(chunk, self._split, ts, position=end)]  # type: ignore[arg-type]
+
+    def _readable(self) -> int:
+        return len(self._values)
+
+
+class GatedSource(ListSource[T]):
+    """A ``ListSource`` whose subtasks each read their share only up to ``limit`` records.
+
+    The reader waits (without blocking barriers or watermarks) until ``open_to`` moves the
+    gate; ``open_to(len(values))`` lets it run to its end.
+    """
+
+    def __init__(self, values: Sequence[T], limit: int, batch_size: int = 50) -> None:
+        super().__init__(values, batch_size)
+        self.limit = limit
+        self._moved = asyncio.Event()
+
+    def open_to(self, limit: int) -> None:
+        """Let every subtask read up to ``limit`` records of its share."""
+        self.limit = limit
+        moved, self._moved = self._moved, asyncio.Event()
+        moved.set()
+
+    async def pass_gate(self, position: int) -> None:
+        """Return once a subtask at ``position`` of its share may read on."""
+        while position >= self.limit:
+            await self._moved.wait()
+
+    def create_reader(self, context: SourceReaderContext) -> _GatedReader[T]:
+        """The reader of this subtask's share, held at the gate."""
+        return _GatedReader(self, context)
+
+
+class _GatedReader(_ListReader[T]):
+    def __init__(self, source: GatedSource[T], context: SourceReaderContext) -> None:
+        super().__init__(source, context)
+        self._gate = source
+
+    async def fetch(self) -> list[SourceBatch[T]] | None:
+        if self._next < len(self._values):
+            await self._gate.pass_gate(self._next)
+        return await super().fetch()
+
+    def _readable(self) -> int:
+        return min(len(self._values), self._gate.limit)

@@ -18,19 +18,21 @@ from streamrt import (
 )
 from streamrt.runtime.checkpoint_encoding import encode
 from streamrt.runtime.completed_checkpoint import operator_uid
-from streamrt.testing import CollectSink
+from streamrt.testing import CollectSink, GatedSource
 from tests.conftest import bounded, cancel_and_expect_cancelled
 
 COUNT = 6_000
 KEYS = 7
 
 
-def build(env: StreamExecutionEnvironment, sink: CollectSink[Any]) -> None:
+def build(
+    env: StreamExecutionEnvironment, sink: CollectSink[Any], gate: GatedSource[int] | None = None
+) -> None:
+    numbers = gate or DataGeneratorSource(
+        lambda i: i, COUNT, records_per_second=30_000, batch_size=50
+    )
     (
-        env.from_source(
-            DataGeneratorSource(lambda i: i, COUNT, records_per_second=30_000, batch_size=50),
-            source_name="numbers",
-        )
+        env.from_source(numbers, source_name="numbers")
         .map(lambda i: (i % KEYS, 1))
         .name("pair")
         .key_by(lambda kv: kv[0])
@@ -56,7 +58,7 @@ async def test_checkpoint_is_consistent_and_restore_finishes_exactly(
     env = env_factory(parallelism=parallelism)
     env.enable_checkpointing(3_600_000)  # only the checkpoint the test triggers
     sink: CollectSink[Any] = CollectSink()
-    build(env, sink)
+    build(env, sink, GatedSource(range(COUNT), limit=1_000 // parallelism))
     job = env.create_job("counting")
     count = next(n for v in job.graph.vertices for n in v.nodes if n.name == "count")
     running = asyncio.create_task(job.run())
@@ -67,7 +69,7 @@ async def test_checkpoint_is_consistent_and_restore_finishes_exactly(
     # the source positions say how many records each generator subtask had emitted at the
     # barrier; the keyed counts in the snapshot must be exactly those records' counts
     positions = positions_of(checkpoint)
-    splits = [f"datagen-{i}-of-{parallelism}" for i in range(parallelism)]
+    splits = [f"list-{i}-of-{parallelism}" for i in range(parallelism)]
     assert sorted(positions) == splits
     emitted = [s + k * parallelism for s in range(parallelism) for k in range(positions[splits[s]])]
     expected = Tally(i % KEYS for i in emitted)
@@ -75,9 +77,7 @@ async def test_checkpoint_is_consistent_and_restore_finishes_exactly(
     for operator_state in checkpoint.operator_states(operator_uid(count)):
         tables.update(operator_state["keyed"]["tables"]["reduce"])
     assert {k: v[1] for k, v in tables.items()} == dict(expected)
-    # where the barrier cut the stream depends on timing: after the 1 000 records awaited, and
-    # before the end (the generator is rate-limited to 30 000/s, so 6 000 records take 200 ms)
-    assert 1_000 <= sum(positions.values()) < COUNT
+    assert sum(positions.values()) == 1_000  # the gate held the source there
     assert checkpoint.size_bytes == sum(len(b) for b in checkpoint.blobs.values())
     assert job.statistics().checkpoints.completed == 1
 
@@ -85,7 +85,7 @@ async def test_checkpoint_is_consistent_and_restore_finishes_exactly(
     env2 = env_factory(parallelism=parallelism)
     env2.enable_checkpointing(3_600_000)
     sink2: CollectSink[tuple[int, int]] = CollectSink()
-    build(env2, sink2)
+    build(env2, sink2, GatedSource(range(COUNT), limit=COUNT))
     await bounded(env2.create_job("counting", restore_from=checkpoint).run())
     finals: dict[int, int] = {}
     for key, total in sink2.values:

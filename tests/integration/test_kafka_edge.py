@@ -9,8 +9,8 @@ from typing import Any
 
 import pytest
 
-from streamrt import DataGeneratorSource, StreamExecutionEnvironment, WatermarkStrategy
-from streamrt.testing import CollectSink, ListSource
+from streamrt import StreamExecutionEnvironment, WatermarkStrategy
+from streamrt.testing import CollectSink, GatedSource, ListSource
 from tests.conftest import bounded
 from tests.e2e.test_event_time import WINDOW, Punctuated, TumblingCount, events
 from tests.integration.conftest import Kafka
@@ -70,11 +70,9 @@ async def test_checkpoints_align_across_a_kafka_edge(kafka: Kafka) -> None:
     env = StreamExecutionEnvironment(parallelism=2, buffer_timeout_ms=10)
     env.enable_checkpointing(30)
     sink: CollectSink[tuple[int, int]] = CollectSink()
+    gate = GatedSource(range(6_000), limit=500)  # the source runs on only after the checkpoint
     (
-        env.from_source(
-            DataGeneratorSource(lambda i: i, 6_000, records_per_second=20_000, batch_size=100),
-            source_name="numbers",
-        )
+        env.from_source(gate, source_name="numbers")
         .map(lambda v: (v % 7, 1))
         .key_by(lambda kv: kv[0])
         .through_kafka(topic, bootstrap_servers=kafka.bootstrap)
@@ -86,6 +84,7 @@ async def test_checkpoints_align_across_a_kafka_edge(kafka: Kafka) -> None:
     running = asyncio.create_task(job.run())
     await sink.wait_for(1_000)
     checkpoint = await bounded(job.checkpoint())
+    gate.open_to(6_000)
     result = await bounded(running)
     finals: dict[int, int] = {}
     for key, total in sink.values:

@@ -21,6 +21,7 @@ if TYPE_CHECKING:
     from streamrt.runtime.outputs.output import Collector
 
 __all__ = [
+    "AggregateFunction",
     "FilterFunction",
     "FlatMapFunction",
     "Function",
@@ -135,6 +136,34 @@ class ReduceFunction(Function, ABC, Generic[T]):
     @abstractmethod
     def reduce(self, value1: T, value2: T) -> T:
         """Combine the accumulated ``value1`` with the new ``value2``."""
+
+
+ACC = TypeVar("ACC")
+
+
+class AggregateFunction(Function, ABC, Generic[IN, ACC, OUT]):
+    """An incremental aggregation with an accumulator (Flink's ``AggregateFunction``).
+
+    Used by ``window(...).aggregate`` and ``AggregatingStateDescriptor``; ``merge`` combines the
+    accumulators of merging (session) windows.
+    """
+
+    @abstractmethod
+    def create_accumulator(self) -> ACC:
+        """A new, empty accumulator."""
+
+    @abstractmethod
+    def add(self, value: IN, accumulator: ACC) -> ACC:
+        """Add ``value``; return the updated accumulator (it may be the same object)."""
+
+    @abstractmethod
+    def get_result(self, accumulator: ACC) -> OUT:
+        """The aggregate of what ``accumulator`` holds."""
+
+    def merge(self, acc_a: ACC, acc_b: ACC) -> ACC:
+        """Combine two accumulators (needed only by merging windows)."""
+        msg = f"{type(self).__name__} does not implement merge(), which merging windows need"
+        raise NotImplementedError(msg)
 
 
 class KeySelector(Function, ABC, Generic[T, K]):

@@ -75,10 +75,26 @@ def test_any_package_can_be_imported_first(first: str) -> None:
 # The streamrt facade is lazy, so importing a module loads nothing above its layer.
 _LAYERS: dict[str, tuple[str, ...]] = {
     "runtime": ("streamrt.errors", "streamrt.runtime"),
-    "functions": ("streamrt.functions",),
+    # what users implement or declare: function types, state descriptors, window assigners
+    "functions": (
+        "streamrt.functions",
+        "streamrt.state_descriptors",
+        "streamrt.state_ttl",
+        "streamrt.typeinfo",
+        "streamrt.windowing",
+        "streamrt.co_functions",
+        "streamrt.async_io",
+    ),
     "operators": ("operators",),
     "connectors": ("streamrt.connectors",),
-    "api": ("streamrt.datastream", "streamrt.environment", "streamrt.plan"),
+    "api": (
+        "streamrt.datastream",
+        "streamrt.environment",
+        "streamrt.plan",
+        "streamrt.windowed_stream",
+        "streamrt.connected_streams",
+        "streamrt.join",
+    ),
     "metrics": ("metrics",),
     "service": ("streamrt.cli", "streamrt.service", "streamrt.control", "streamrt.watchdog"),
     "testing": ("streamrt.testing",),

@@ -65,7 +65,7 @@ class StateDescriptor:
 
     def _require(self, attribute: str, what: str) -> None:
         if getattr(self, attribute) is None:
-            msg = f"{type(self).__name__} {self.name!r} needs a {attribute} ({what}); got None"
+            msg = f"{type(self).__name__} {self.name!r} needs {attribute} ({what}); got None"
             raise GraphError(msg)
 
 

@@ -66,7 +66,7 @@ class AllKinds(KeyedProcessFunction[tuple[str, int], Any]):
             AggregatingStateDescriptor("average", Average(), None)
         )
 
-    def process_element(self, value: tuple[str, int], ctx: Any) -> Any:
+    def process_element(self, value: tuple[str, int], ctx: Any) -> Any:  # type: ignore[override]
         _, number = value
         previous = self.last.value()
         self.last.update(number)
@@ -90,7 +90,8 @@ def key(value: tuple[str, int]) -> str:
 
 
 async def test_every_kind_of_state_is_per_key_through_descriptors() -> None:
-    harness = await OperatorHarness(ProcessOperator(AllKinds()), key_selector=key).open()
+    operator: ProcessOperator[Any, Any] = ProcessOperator(AllKinds())
+    harness = await OperatorHarness(operator, key_selector=key).open()
     harness.process_elements([("a", 3), ("b", 10), ("a", 4), ("a", 1)])
     assert harness.values() == [
         (None, [3], {1: 1}, 3, "xxx", 3.0),
@@ -98,7 +99,7 @@ async def test_every_kind_of_state_is_per_key_through_descriptors() -> None:
         (3, [3, 4], {1: 1, 0: 1}, 7, "xxxx", 3.5),
         (4, [3, 4, 1], {1: 2, 0: 1}, 8, "xxxx", 8 / 3),
     ]
-    backend = harness.operator.state_backend
+    backend = operator.state_backend
     assert backend is not None
     assert backend.state_dict()["kinds"] == {
         "last": "value",
@@ -257,7 +258,7 @@ async def test_state_on_a_non_keyed_stream_is_refused() -> None:
         ),
         (lambda: ValueStateDescriptor(""), "a state descriptor needs a non-empty name; got ''"),
         (
-            lambda: ValueStateDescriptor("v").enable_time_to_live(1_000),
+            lambda: ValueStateDescriptor("v").enable_time_to_live(1_000),  # type: ignore[arg-type]
             "enable_time_to_live() needs a StateTtlConfig (StateTtlConfig.new_builder(...)"
             ".build()); got 1000 for state 'v'",
         ),

@@ -103,7 +103,8 @@ class Setup:
         return getattr(self.states, name)
 
     def tables(self) -> dict[str, Any]:
-        return self.backend.snapshot()["tables"]
+        tables: dict[str, Any] = self.backend.snapshot()["tables"]
+        return tables
 
 
 async def setup(config: StateTtlConfig | None, state: dict[str, Any] | None = None) -> Setup:
@@ -111,7 +112,7 @@ async def setup(config: StateTtlConfig | None, state: dict[str, Any] | None = No
         ProcessOperator(Holder(config)), key_selector=str
     )
     if state is not None:
-        harness.operator.load_state_dict(state)  # type: ignore[attr-defined]
+        harness.operator.load_state_dict(state)
     return Setup(await harness.open())
 
 
@@ -222,7 +223,7 @@ async def test_full_snapshot_cleanup_leaves_expired_values_out_of_checkpoints() 
     assert s.backend.state_dict()["tables"] == expected
     assert s.backend.snapshot()["tables"] == expected
     assert s.backend.keys() == {"k", "fresh"}  # the live state is left alone
-    assert s.harness.operator.state_dict()["keyed"]["tables"] == expected  # type: ignore[attr-defined]
+    assert s.harness.operator.state_dict()["keyed"]["tables"] == expected
 
 
 async def test_without_snapshot_cleanup_expired_values_stay_in_checkpoints() -> None:
@@ -238,7 +239,7 @@ async def test_a_restore_keeps_the_timestamps() -> None:
     s.list.add("e")
     s.at(700).map.put("m", 1)
     assert s.at(800).value.value() == "v"  # refreshed to 800
-    checkpoint = s.harness.operator.state_dict()  # type: ignore[attr-defined]
+    checkpoint = s.harness.operator.state_dict()
 
     restored = await setup(ttl(1_000, on_read=True), checkpoint)
     assert restored.at(1_000).list.get() == []  # written at 0: expired
@@ -251,7 +252,7 @@ async def test_a_restore_keeps_the_timestamps() -> None:
 async def test_a_state_with_ttl_cannot_be_restored_without_it() -> None:
     s = await setup(ttl(1_000))
     s.at(0).value.update(1)
-    checkpoint = s.harness.operator.state_dict()  # type: ignore[attr-defined]
+    checkpoint = s.harness.operator.state_dict()
     with pytest.raises(GraphError) as info:
         await setup(None, checkpoint)
     assert (
@@ -301,16 +302,16 @@ def test_the_builder_speaks_pyflink() -> None:
     [
         (lambda: StateTtlConfig.new_builder(0), "a state TTL must be positive; got 0 ms"),
         (
-            lambda: StateTtlConfig.new_builder(1.5),
+            lambda: StateTtlConfig.new_builder(1.5),  # type: ignore[arg-type]
             "a state TTL is a Time, a timedelta or an int of milliseconds; got 1.5",
         ),
         (
-            lambda: StateTtlConfig.new_builder(10).set_update_type("OnReadAndWrite"),
+            lambda: StateTtlConfig.new_builder(10).set_update_type("OnReadAndWrite"),  # type: ignore[arg-type]
             "a TTL update type is one of StateTtlConfig.UpdateType.{Disabled, OnCreateAndWrite, "
             "OnReadAndWrite}; got 'OnReadAndWrite'",
         ),
         (
-            lambda: StateTtlConfig.new_builder(10).set_state_visibility(UpdateType.Disabled),
+            lambda: StateTtlConfig.new_builder(10).set_state_visibility(UpdateType.Disabled),  # type: ignore[arg-type]
             "a TTL state visibility is one of StateTtlConfig.StateVisibility."
             "{ReturnExpiredIfNotCleanedUp, NeverReturnExpired}; got <UpdateType.Disabled: 0>",
         ),

@@ -6,15 +6,19 @@ from typing import Any
 
 import pytest
 
+from operators.filter import FilterOperator
+from operators.map import MapOperator
 from operators.process import ProcessOperator
 from streamrt import (
     AggregateFunction,
     AggregatingState,
     AggregatingStateDescriptor,
+    FilterFunction,
     GraphError,
     KeyedProcessFunction,
     ListState,
     ListStateDescriptor,
+    MapFunction,
     MapState,
     MapStateDescriptor,
     ReduceFunction,
@@ -293,3 +297,45 @@ async def test_name_based_state_still_works() -> None:
     harness = await OperatorHarness(ProcessOperator(Counter()), key_selector=str).open()
     harness.process_elements(["a", "a", "b"])
     assert harness.values() == [1, 2, 1]
+
+
+class CountPerKey(MapFunction[str, tuple[str, int]]):
+    def open(self, runtime_context: RuntimeContext) -> None:
+        self.count = runtime_context.get_state(ValueStateDescriptor("n", None))
+
+    def map(self, value: str) -> tuple[str, int]:
+        count = (self.count.value() or 0) + 1
+        self.count.update(count)
+        return value, count
+
+
+class FirstPerKey(FilterFunction[str]):
+    def open(self, runtime_context: RuntimeContext) -> None:
+        self.seen = runtime_context.get_state(ValueStateDescriptor("seen", None))
+
+    def filter(self, value: str) -> bool:
+        first = self.seen.value() is None
+        self.seen.update(True)
+        return first
+
+
+async def test_map_and_filter_functions_have_keyed_state_on_keyed_streams() -> None:
+    counter: MapOperator[str, Any] = MapOperator(CountPerKey())
+    counts = await OperatorHarness(counter, key_selector=str).open()
+    counts.process_elements(["a", "b", "a", "a"])
+    assert counts.values() == [("a", 1), ("b", 1), ("a", 2), ("a", 3)]
+    firsts = await OperatorHarness(FilterOperator(FirstPerKey()), key_selector=str).open()
+    firsts.process_elements(["a", "b", "a", "c", "b"])
+    assert firsts.values() == ["a", "b", "c"]
+
+
+async def test_only_function_objects_on_keyed_streams_pay_for_the_key_context() -> None:
+    keyed_callable: MapOperator[str, str] = MapOperator(str.upper)
+    OperatorHarness(keyed_callable, key_selector=str)
+    unkeyed_function: MapOperator[str, Any] = MapOperator(CountPerKey())
+    OperatorHarness(unkeyed_function)
+    keyed_function: MapOperator[str, Any] = MapOperator(CountPerKey())
+    OperatorHarness(keyed_function, key_selector=str)
+    assert "process_element" not in vars(keyed_callable)
+    assert "process_element" not in vars(unkeyed_function)
+    assert "process_element" in vars(keyed_function)

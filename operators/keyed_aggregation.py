@@ -94,7 +94,9 @@ def _replace_item(field: int | str) -> Callable[[Any, Any], Any]:
 
 def _replace_position_in_tuple(field: int) -> Callable[[Any, Any], Any]:
     def replace(record: Any, value: Any) -> Any:
-        return (*record[:field], value, *record[field + 1 :])
+        fields = list(record)
+        fields[field] = value
+        return tuple(fields)
 
     return replace
 
@@ -138,6 +140,41 @@ def _access_for(record_type: type, field: int | str) -> _Access | None:
     return _Access(record_type, attrgetter(field), _replace_attribute(field))
 
 
+#: combines the stored result with a new record, each read through its own access
+Combine = Callable[[_Access, _Access, Any, Any], Any]
+
+
+def _sum(sa: _Access, va: _Access, stored: Any, value: Any) -> Any:
+    return sa.replace(stored, sa.get(stored) + va.get(value))
+
+
+def _min(sa: _Access, va: _Access, stored: Any, value: Any) -> Any:
+    new = va.get(value)
+    return sa.replace(stored, new) if new < sa.get(stored) else stored
+
+
+def _max(sa: _Access, va: _Access, stored: Any, value: Any) -> Any:
+    new = va.get(value)
+    return sa.replace(stored, new) if new > sa.get(stored) else stored
+
+
+def _min_by(sa: _Access, va: _Access, stored: Any, value: Any) -> Any:
+    return value if va.get(value) < sa.get(stored) else stored
+
+
+def _max_by(sa: _Access, va: _Access, stored: Any, value: Any) -> Any:
+    return value if va.get(value) > sa.get(stored) else stored
+
+
+_COMBINE: dict[Aggregation, Combine] = {
+    Aggregation.SUM: _sum,
+    Aggregation.MIN: _min,
+    Aggregation.MAX: _max,
+    Aggregation.MIN_BY: _min_by,
+    Aggregation.MAX_BY: _max_by,
+}
+
+
 class KeyedAggregationOperator(AbstractUdfStreamOperator[T, T, Aggregation]):
     """A rolling ``sum``/``min``/``max``/``min_by``/``max_by`` of ``field`` per key."""
 
@@ -146,13 +183,7 @@ class KeyedAggregationOperator(AbstractUdfStreamOperator[T, T, Aggregation]):
         self._aggregation = aggregation
         self._field = check_field(aggregation, field)
         self._access = _Access(type(None), lambda r: r, lambda r, v: v)  # replaced on first use
-        self._combine: Callable[[Any, Any], Any] = {
-            Aggregation.SUM: self._sum,
-            Aggregation.MIN: self._min,
-            Aggregation.MAX: self._max,
-            Aggregation.MIN_BY: self._min_by,
-            Aggregation.MAX_BY: self._max_by,
-        }[aggregation]
+        self._combine = _COMBINE[aggregation]
 
     def setup(self, context: OperatorContext, output: Output[T]) -> None:
         """Bind the key selector and output once."""
@@ -174,31 +205,43 @@ class KeyedAggregationOperator(AbstractUdfStreamOperator[T, T, Aggregation]):
         table = self._table
         stored = table.get(key, _ABSENT)
         try:
+            access = self._access
+            if type(value) is not access.type:
+                access = self._access = self._resolve(value)
             if stored is _ABSENT:
-                self._get(value)  # the first record must have the field too
+                access.get(value)  # the first record must have the field too
             else:
-                value = self._combine(stored, value)
+                stored_access = access if type(stored) is access.type else self._resolve(stored)
+                value = self._combine(stored_access, access, stored, value)
         except Exception as exc:  # the stored result stays as it was
+            if isinstance(exc, (LookupError, AttributeError)):
+                exc = self._missing_in(stored, record.value) or exc
             self.on_user_error(exc, record)
             return
         table[key] = value
         record.value = value
         self._collect(record)
 
-    def _access_of(self, value: Any) -> _Access:
-        access = self._access
-        if type(value) is not access.type:
-            found = _access_for(type(value), self._field)
-            if found is None:
-                raise self._missing(value)
-            access = self._access = found
-        return access
+    def _resolve(self, value: Any) -> _Access:
+        found = _access_for(type(value), self._field)
+        if found is None:
+            raise self._missing(value)
+        return found
 
-    def _get(self, value: Any) -> Any:
-        try:
-            return self._access_of(value).get(value)
-        except (LookupError, AttributeError):
-            raise self._missing(value) from None
+    def _missing_in(self, stored: Any, value: Any) -> RecordError | None:
+        """The error for whichever of the two lacks the field; ``None`` if both have it."""
+        for candidate in (value, stored):
+            if candidate is _ABSENT:
+                continue
+            access = _access_for(type(candidate), self._field)
+            try:
+                if access is not None:
+                    access.get(candidate)
+                    continue
+            except (LookupError, AttributeError):
+                pass
+            return self._missing(candidate)
+        return None
 
     def _missing(self, value: Any) -> RecordError:
         field = self._field
@@ -216,20 +259,3 @@ class KeyedAggregationOperator(AbstractUdfStreamOperator[T, T, Aggregation]):
             f"a {kind} record has no {what}: {value!r}"
         )
         return RecordError(msg)
-
-    def _sum(self, stored: Any, value: Any) -> Any:
-        return self._access_of(stored).replace(stored, self._get(stored) + self._get(value))
-
-    def _min(self, stored: Any, value: Any) -> Any:
-        new = self._get(value)
-        return self._access_of(stored).replace(stored, new) if new < self._get(stored) else stored
-
-    def _max(self, stored: Any, value: Any) -> Any:
-        new = self._get(value)
-        return self._access_of(stored).replace(stored, new) if new > self._get(stored) else stored
-
-    def _min_by(self, stored: Any, value: Any) -> Any:
-        return value if self._get(value) < self._get(stored) else stored
-
-    def _max_by(self, stored: Any, value: Any) -> Any:
-        return value if self._get(value) > self._get(stored) else stored

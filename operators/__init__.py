@@ -1,7 +1,7 @@
 """Operator implementations, one per module (Flink's ``Stream*`` operators).
 
 Layout: ``base`` (lifecycle defaults, keyed state, timers, user functions), then one module per
-operator: ``map``, ``filter``, ``flat_map``, ``reduce``, ``process``,
+operator: ``map``, ``filter``, ``flat_map``, ``reduce``, ``keyed_aggregation``, ``process``,
 ``timestamps_and_watermarks``, ``source``, ``sink``. Operators build on ``streamrt.runtime``
 and ``streamrt.functions`` only; the DataStream API in ``streamrt`` creates them.
 """
@@ -9,6 +9,7 @@ and ``streamrt.functions`` only; the DataStream API in ``streamrt`` creates them
 from operators.base import AbstractStreamOperator, AbstractUdfStreamOperator
 from operators.filter import FilterOperator
 from operators.flat_map import FlatMapOperator
+from operators.keyed_aggregation import Aggregation, KeyedAggregationOperator
 from operators.map import MapOperator
 from operators.process import ProcessOperator
 from operators.reduce import ReduceOperator
@@ -19,8 +20,10 @@ from operators.timestamps_and_watermarks import TimestampsAndWatermarksOperator
 __all__ = [
     "AbstractStreamOperator",
     "AbstractUdfStreamOperator",
+    "Aggregation",
     "FilterOperator",
     "FlatMapOperator",
+    "KeyedAggregationOperator",
     "MapOperator",
     "ProcessOperator",
     "ReduceOperator",

@@ -8,7 +8,7 @@ their event-time timers before forwarding a watermark.
 from __future__ import annotations
 
 import logging
-from typing import Any, Generic, TypeVar
+from typing import Any, ClassVar, Generic, TypeVar
 
 from streamrt.errors import OperatorError, subtask_display
 from streamrt.functions import Function, RuntimeContext
@@ -144,8 +144,35 @@ class AbstractUdfStreamOperator(AbstractStreamOperator[IN, OUT], Generic[IN, OUT
     policy when it raises (``on_user_error``).
     """
 
+    #: whether the operator needs the record's key set as the current key before it calls a
+    #: ``Function`` object (which may use keyed state) on a keyed stream; operators that set
+    #: it themselves (process) or keep their own per-key state (reduce, aggregations) say no
+    needs_key_context: ClassVar[bool] = False
+
     def __init__(self, function: F) -> None:
         self.user_function = function
+
+    def setup(self, context: OperatorContext, output: Output[OUT]) -> None:
+        """As the base; on a keyed stream, set each record's key first when the function needs it.
+
+        Decided here, once: only a ``Function`` object can reach keyed state (through ``open``),
+        so plain callables and non-keyed streams keep the bare ``process_element``.
+        """
+        super().setup(context, output)
+        backend, key_of = self.state_backend, context.key_selector
+        if (
+            self.needs_key_context
+            and backend is not None
+            and key_of is not None
+            and isinstance(self.user_function, Function)
+        ):
+            process = self.process_element
+
+            def process_keyed(record: StreamRecord[IN]) -> None:
+                backend.current_key = key_of(record.value)
+                process(record)
+
+            self.process_element = process_keyed  # type: ignore[method-assign]
 
     def on_user_error(self, exc: Exception, record: StreamRecord[Any]) -> None:
         """The user function raised on ``record``: fail, or count and skip or divert it.

@@ -18,6 +18,8 @@ T = TypeVar("T")
 class FilterOperator(AbstractUdfStreamOperator[T, T, Any]):
     """Keeps values for which ``predicate(value)`` is truthy."""
 
+    needs_key_context = True  # a Function may use keyed state on a keyed stream
+
     def __init__(self, function: Any) -> None:
         super().__init__(function)
         self._predicate = function_callable(function, FilterFunction, "filter")

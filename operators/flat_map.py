@@ -21,6 +21,8 @@ OUT = TypeVar("OUT")
 class FlatMapOperator(AbstractUdfStreamOperator[IN, OUT, Any]):
     """Emits every value of the iterable ``fn(value)`` returns, with the input's timestamp."""
 
+    needs_key_context = True  # a Function may use keyed state on a keyed stream
+
     def __init__(self, function: Any) -> None:
         super().__init__(function)
         self._fn = function_callable(function, FlatMapFunction, "flat_map")

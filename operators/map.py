@@ -23,6 +23,8 @@ class MapOperator(AbstractUdfStreamOperator[IN, OUT, Any]):
         function: the user function, a callable or a ``MapFunction``.
     """
 
+    needs_key_context = True  # a Function may use keyed state on a keyed stream
+
     def __init__(self, function: Any) -> None:
         super().__init__(function)
         self._fn = function_callable(function, MapFunction, "map")

@@ -12,7 +12,7 @@ from typing import Any, TypeVar
 
 from operators.base import AbstractUdfStreamOperator
 from streamrt.errors import GraphError
-from streamrt.functions import ProcessFunction, TimerService
+from streamrt.functions import ProcessFunction, TimeDomain, TimerService
 from streamrt.runtime.elements import StreamRecord
 from streamrt.runtime.operator import OperatorContext, raise_operator_failure
 from streamrt.runtime.output_tag import OutputTag
@@ -99,6 +99,27 @@ class _Context:
         return backend.current_key
 
 
+class _OnTimerContext(_Context):
+    """The ``ctx`` of ``on_timer``: a ``_Context`` that also knows its time domain.
+
+    One per domain, built once, so firing a timer sets nothing extra.
+    """
+
+    __slots__ = ("_domain",)
+
+    def __init__(
+        self,
+        operator: ProcessOperator[Any, Any],
+        collector: TimestampedCollector[Any],
+        domain: TimeDomain,
+    ) -> None:
+        super().__init__(operator, collector)
+        self._domain = domain
+
+    def time_domain(self) -> TimeDomain:
+        return self._domain
+
+
 def collector_form(method: Callable[..., Any]) -> ProcessCallable:
     """``method`` as ``(first, ctx, out)``, whichever of the two forms it is written in.
 
@@ -151,6 +172,9 @@ class ProcessOperator(AbstractUdfStreamOperator[IN, OUT, Any]):
         self._key_of = context.key_selector
         if self._key_of is not None:
             self.create_timer_service()
+            collector = self._collector
+            self._event_ctx = _OnTimerContext(self, collector, TimeDomain.EVENT_TIME)
+            self._processing_ctx = _OnTimerContext(self, collector, TimeDomain.PROCESSING_TIME)
 
     def process_element(self, record: StreamRecord[IN]) -> None:
         """Call the user function with the value, a context and a collector."""
@@ -162,22 +186,19 @@ class ProcessOperator(AbstractUdfStreamOperator[IN, OUT, Any]):
         except Exception as exc:  # downstream OperatorErrors pass through
             self.on_user_error(exc, record)
 
-    def _fire(self, timestamp: int) -> None:
-        if self._on_timer is not None:
-            self._collector.timestamp = self._ctx.ts = timestamp
-            self._on_timer(timestamp, self._ctx, self._collector)
-
     def on_event_time(self, timestamp: int, key: Any) -> None:
         """An event-time timer fired: call ``on_timer`` with the timer's timestamp."""
-        self._fire(timestamp)
+        if self._on_timer is not None:
+            self._collector.timestamp = self._event_ctx.ts = timestamp
+            self._on_timer(timestamp, self._event_ctx, self._collector)
 
     def on_processing_time(self, timestamp: int, key: Any) -> None:
         """A processing-time timer fired: call ``on_timer``; emits carry no event timestamp."""
         if self._on_timer is None:
             return
         self._collector.timestamp = None
-        self._ctx.ts = timestamp
+        self._processing_ctx.ts = timestamp
         try:  # runs as a task mail, outside any chained call that would name the operator
-            self._on_timer(timestamp, self._ctx, self._collector)
+            self._on_timer(timestamp, self._processing_ctx, self._collector)
         except Exception as exc:
             raise_operator_failure(self.context, exc, " in on_timer")

@@ -48,6 +48,7 @@ if TYPE_CHECKING:
         ProcessFunction,
         ReduceFunction,
         RuntimeContext,
+        TimeDomain,
     )
     from streamrt.runtime.checkpoint_coordinator import CompletedCheckpoint
     from streamrt.runtime.copying import register_immutable_type
@@ -55,6 +56,13 @@ if TYPE_CHECKING:
     from streamrt.runtime.failed_records import FAILED_RECORDS, FailedRecord
     from streamrt.runtime.job import Job, JobExecutionResult, JobStatus
     from streamrt.runtime.output_tag import OutputTag
+    from streamrt.runtime.state import (
+        AggregatingState,
+        ListState,
+        MapState,
+        ReducingState,
+        ValueState,
+    )
     from streamrt.runtime.statistics import JobStatistics
     from streamrt.runtime.watermark_strategy import WatermarkStrategy
     from streamrt.runtime.watermarks import WatermarkGenerator
@@ -66,6 +74,8 @@ if TYPE_CHECKING:
         StateDescriptor,
         ValueStateDescriptor,
     )
+    from streamrt.state_ttl import StateTtlConfig, Time
+    from streamrt.typeinfo import Row, TypeInformation, Types
 
 #: every public name and the module that defines it
 _EXPORTS: dict[str, str] = {
@@ -73,6 +83,7 @@ _EXPORTS: dict[str, str] = {
     "MAX_WATERMARK": "streamrt.runtime.elements",
     "MIN_WATERMARK": "streamrt.runtime.elements",
     "AggregateFunction": "streamrt.functions",
+    "AggregatingState": "streamrt.runtime.state",
     "AggregatingStateDescriptor": "streamrt.state_descriptors",
     "ChannelClosedError": "streamrt.errors",
     "CheckpointError": "streamrt.errors",
@@ -96,8 +107,10 @@ _EXPORTS: dict[str, str] = {
     "KeySelector": "streamrt.functions",
     "KeyedProcessFunction": "streamrt.functions",
     "KeyedStream": "streamrt.datastream",
+    "ListState": "streamrt.runtime.state",
     "ListStateDescriptor": "streamrt.state_descriptors",
     "MapFunction": "streamrt.functions",
+    "MapState": "streamrt.runtime.state",
     "MapStateDescriptor": "streamrt.state_descriptors",
     "OperatorError": "streamrt.errors",
     "OutputTag": "streamrt.runtime.output_tag",
@@ -105,11 +118,19 @@ _EXPORTS: dict[str, str] = {
     "ProcessFunction": "streamrt.functions",
     "RecordError": "streamrt.errors",
     "ReduceFunction": "streamrt.functions",
+    "ReducingState": "streamrt.runtime.state",
     "ReducingStateDescriptor": "streamrt.state_descriptors",
+    "Row": "streamrt.typeinfo",
     "RuntimeContext": "streamrt.functions",
     "StateDescriptor": "streamrt.state_descriptors",
+    "StateTtlConfig": "streamrt.state_ttl",
     "StreamExecutionEnvironment": "streamrt.environment",
     "StreamrtError": "streamrt.errors",
+    "Time": "streamrt.state_ttl",
+    "TimeDomain": "streamrt.functions",
+    "TypeInformation": "streamrt.typeinfo",
+    "Types": "streamrt.typeinfo",
+    "ValueState": "streamrt.runtime.state",
     "ValueStateDescriptor": "streamrt.state_descriptors",
     "WatermarkGenerator": "streamrt.runtime.watermarks",
     "WatermarkStrategy": "streamrt.runtime.watermark_strategy",
@@ -121,6 +142,7 @@ __all__ = [
     "MAX_WATERMARK",
     "MIN_WATERMARK",
     "AggregateFunction",
+    "AggregatingState",
     "AggregatingStateDescriptor",
     "ChannelClosedError",
     "CheckpointError",
@@ -144,8 +166,10 @@ __all__ = [
     "KeySelector",
     "KeyedProcessFunction",
     "KeyedStream",
+    "ListState",
     "ListStateDescriptor",
     "MapFunction",
+    "MapState",
     "MapStateDescriptor",
     "OperatorError",
     "OutputTag",
@@ -153,11 +177,19 @@ __all__ = [
     "ProcessFunction",
     "RecordError",
     "ReduceFunction",
+    "ReducingState",
     "ReducingStateDescriptor",
+    "Row",
     "RuntimeContext",
     "StateDescriptor",
+    "StateTtlConfig",
     "StreamExecutionEnvironment",
     "StreamrtError",
+    "Time",
+    "TimeDomain",
+    "TypeInformation",
+    "Types",
+    "ValueState",
     "ValueStateDescriptor",
     "WatermarkGenerator",
     "WatermarkStrategy",

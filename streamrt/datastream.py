@@ -231,15 +231,22 @@ class DataStream(_OperatorHandle, Generic[T]):
     def _key_selector(self) -> Callable[[Any], Any] | None:
         return None
 
-    def map(self, func: Callable[[T], U] | MapFunction[T, U]) -> DataStream[U]:
-        """Apply ``func`` to every value."""
+    def map(
+        self, func: Callable[[T], U] | MapFunction[T, U], output_type: Any = None
+    ) -> DataStream[U]:
+        """Apply ``func`` to every value (``output_type``: PyFlink's, accepted and unused)."""
         function_callable(func, MapFunction, "map")
         make = _per_subtask(func, "Map")
 
         return self._transform("Map", lambda: ops.MapOperator(make()))
 
-    def flat_map(self, func: Callable[[T], Iterable[U]] | FlatMapFunction[T, U]) -> DataStream[U]:
-        """Replace every value by the values of the iterable ``func`` returns or yields."""
+    def flat_map(
+        self, func: Callable[[T], Iterable[U]] | FlatMapFunction[T, U], output_type: Any = None
+    ) -> DataStream[U]:
+        """Replace every value by the values of the iterable ``func`` returns or yields.
+
+        ``output_type`` is PyFlink's, accepted and unused (``streamrt.typeinfo``).
+        """
         function_callable(func, FlatMapFunction, "flat_map")
         make = _per_subtask(func, "Flat Map")
 
@@ -252,8 +259,13 @@ class DataStream(_OperatorHandle, Generic[T]):
 
         return self._transform("Filter", lambda: ops.FilterOperator(make()))
 
-    def process(self, func: ProcessFunction[T, U] | Callable[[T, Any, Any], None]) -> DataStream[U]:
-        """Call ``func.process_element(value, ctx, out)`` per value (timers on keyed streams)."""
+    def process(
+        self, func: ProcessFunction[T, U] | Callable[[T, Any, Any], None], output_type: Any = None
+    ) -> DataStream[U]:
+        """Call ``func.process_element(value, ctx, out)`` per value (timers on keyed streams).
+
+        ``output_type`` is PyFlink's, accepted and unused (``streamrt.typeinfo``).
+        """
         if not isinstance(func, ProcessFunction) and not callable(func):
             msg = f"process() needs a ProcessFunction or a callable; got {func!r}"
             raise GraphError(msg)
@@ -261,8 +273,13 @@ class DataStream(_OperatorHandle, Generic[T]):
         make = _per_subtask(func, name)
         return self._transform(name, lambda: ops.ProcessOperator(make()))
 
-    def key_by(self, key_selector: Callable[[T], K] | KeySelector[T, K]) -> KeyedStream[T, K]:
-        """Partition by key: equal keys reach the same subtask; state and timers are per key."""
+    def key_by(
+        self, key_selector: Callable[[T], K] | KeySelector[T, K], key_type: Any = None
+    ) -> KeyedStream[T, K]:
+        """Partition by key: equal keys reach the same subtask; state and timers are per key.
+
+        ``key_type`` is PyFlink's, accepted and unused (``streamrt.typeinfo``).
+        """
         selector = checked_key_selector(function_callable(key_selector, KeySelector, "get_key"))
         partitioner = KeyGroupStreamPartitioner(selector)
         inputs = tuple(replace(i, partitioner=partitioner) for i in self._inputs)
@@ -428,6 +445,36 @@ class KeyedStream(DataStream[T], Generic[T, K]):
         make = _per_subtask(func, "Keyed Reduce")
 
         return self._transform("Keyed Reduce", lambda: ops.ReduceOperator(make()))
+
+    def _aggregate(self, aggregation: ops.Aggregation, field: int | str) -> DataStream[T]:
+        checked = ops.keyed_aggregation.check_field(aggregation, field)
+        return self._transform(
+            "Keyed Aggregation", lambda: ops.KeyedAggregationOperator(aggregation, checked)
+        )
+
+    def sum(self, field: int | str = 0) -> DataStream[T]:
+        """Rolling sum of ``field`` per key; other fields stay those of the key's first record.
+
+        ``field`` is a position (tuples, lists, Rows) or a name (dict keys, attributes); see
+        ``docs/state.md``.
+        """
+        return self._aggregate(ops.Aggregation.SUM, field)
+
+    def min(self, field: int | str = 0) -> DataStream[T]:
+        """Rolling minimum of ``field`` per key; other fields stay those of the first record."""
+        return self._aggregate(ops.Aggregation.MIN, field)
+
+    def max(self, field: int | str = 0) -> DataStream[T]:
+        """Rolling maximum of ``field`` per key; other fields stay those of the first record."""
+        return self._aggregate(ops.Aggregation.MAX, field)
+
+    def min_by(self, field: int | str = 0) -> DataStream[T]:
+        """Per key, the record with the smallest ``field`` so far (the first one on ties)."""
+        return self._aggregate(ops.Aggregation.MIN_BY, field)
+
+    def max_by(self, field: int | str = 0) -> DataStream[T]:
+        """Per key, the record with the largest ``field`` so far (the first one on ties)."""
+        return self._aggregate(ops.Aggregation.MAX_BY, field)
 
 
 class DataStreamSink(_OperatorHandle, Generic[T]):

@@ -226,8 +226,11 @@ class StreamExecutionEnvironment:
             node.parallelism = 1
         return DataStream(self, (_Input(node.node_id),), node)
 
-    def from_collection(self, collection: Iterable[T]) -> DataStream[T]:
-        """A bounded stream of the given values (read in parallel, round robin)."""
+    def from_collection(self, collection: Iterable[T], type_info: Any = None) -> DataStream[T]:
+        """A bounded stream of the given values (read in parallel, round robin).
+
+        ``type_info`` is PyFlink's, accepted and unused (``streamrt.typeinfo``).
+        """
         values: Sequence[T] = list(collection)
         return self.from_source(CollectionSource(values), source_name="Collection Source")
 

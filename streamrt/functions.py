@@ -8,12 +8,36 @@ subtask. State that must survive failures belongs in keyed state (``RuntimeConte
 
 from __future__ import annotations
 
+import enum
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterable
-from typing import TYPE_CHECKING, Any, Generic, Protocol, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, Protocol, TypeVar, overload
 
 from streamrt.errors import GraphError
-from streamrt.runtime.state import KeyedStateBackend, ListState, MapState, ValueState
+from streamrt.runtime.state import (
+    AggregatingState,
+    KeyedStateBackend,
+    ListState,
+    MapState,
+    ReducingState,
+    ValueState,
+)
+from streamrt.runtime.ttl_state import (
+    TtlAggregatingState,
+    TtlListState,
+    TtlMapState,
+    TtlReducingState,
+    TtlSettings,
+    TtlValueState,
+)
+from streamrt.state_descriptors import (
+    AggregatingStateDescriptor,
+    ListStateDescriptor,
+    MapStateDescriptor,
+    ReducingStateDescriptor,
+    StateDescriptor,
+    ValueStateDescriptor,
+)
 
 if TYPE_CHECKING:
     from streamrt.runtime.operator import OperatorContext
@@ -31,6 +55,7 @@ __all__ = [
     "ProcessFunction",
     "ReduceFunction",
     "RuntimeContext",
+    "TimeDomain",
     "TimerService",
     "function_callable",
 ]
@@ -83,17 +108,125 @@ class RuntimeContext:
             raise GraphError(msg)
         return self._backend
 
-    def get_state(self, name: str, default: T | None = None) -> ValueState[T]:
-        """A value per key (Flink's ``ValueState``)."""
-        return ValueState(self._keyed_backend("get_state"), name, default)
+    def _ttl(self, descriptor: StateDescriptor) -> TtlSettings | None:
+        config = descriptor.ttl_config
+        return None if config is None else config.ttl_settings()
 
-    def get_list_state(self, name: str) -> ListState[T]:
-        """A list per key (Flink's ``ListState``)."""
-        return ListState(self._keyed_backend("get_list_state"), name)
+    def _descriptor(
+        self, getter: str, descriptor: object, expected: type[StateDescriptor]
+    ) -> tuple[KeyedStateBackend, Any]:
+        """The backend and ``descriptor``, checked to be an ``expected`` descriptor."""
+        backend = self._keyed_backend(f"{getter}()")
+        if not isinstance(descriptor, expected):
+            got = (
+                f"{type(descriptor).__name__} {descriptor.name!r}"
+                if isinstance(descriptor, StateDescriptor)
+                else repr(descriptor)
+            )
+            msg = f"{getter}() needs a {expected.__name__}; got {got}"
+            if isinstance(descriptor, StateDescriptor):
+                msg += f" (use {_GETTERS[type(descriptor).kind]}() for it)"
+            raise GraphError(msg)
+        return backend, descriptor
 
-    def get_map_state(self, name: str) -> MapState[K, V]:
-        """A dict per key (Flink's ``MapState``)."""
-        return MapState(self._keyed_backend("get_map_state"), name)
+    @overload
+    def get_state(self, state: ValueStateDescriptor) -> ValueState[Any]: ...
+    @overload
+    def get_state(self, state: str, default: T | None = None) -> ValueState[T]: ...
+    def get_state(self, state: ValueStateDescriptor | str, default: Any = None) -> ValueState[Any]:
+        """A value per key (Flink's ``ValueState``): by descriptor, or by name with a default.
+
+        Raises:
+            GraphError: the operator is not keyed, ``state`` is another kind of descriptor, or
+                its name is a state of another kind.
+        """
+        if isinstance(state, str):
+            return ValueState(self._keyed_backend("get_state()"), state, default)
+        backend, descriptor = self._descriptor("get_state", state, ValueStateDescriptor)
+        ttl = self._ttl(descriptor)
+        if ttl is None:
+            return ValueState(backend, descriptor.name)
+        return TtlValueState(backend, descriptor.name, ttl, self._clock)
+
+    def get_list_state(self, state: ListStateDescriptor | str) -> ListState[Any]:
+        """A list per key (Flink's ``ListState``); TTL applies to each element.
+
+        Raises:
+            GraphError: as ``get_state``.
+        """
+        if isinstance(state, str):
+            return ListState(self._keyed_backend("get_list_state()"), state)
+        backend, descriptor = self._descriptor("get_list_state", state, ListStateDescriptor)
+        ttl = self._ttl(descriptor)
+        if ttl is None:
+            return ListState(backend, descriptor.name)
+        return TtlListState(backend, descriptor.name, ttl, self._clock)
+
+    def get_map_state(self, state: MapStateDescriptor | str) -> MapState[Any, Any]:
+        """A dict per key (Flink's ``MapState``); TTL applies to each entry.
+
+        Raises:
+            GraphError: as ``get_state``.
+        """
+        if isinstance(state, str):
+            return MapState(self._keyed_backend("get_map_state()"), state)
+        backend, descriptor = self._descriptor("get_map_state", state, MapStateDescriptor)
+        ttl = self._ttl(descriptor)
+        if ttl is None:
+            return MapState(backend, descriptor.name)
+        return TtlMapState(backend, descriptor.name, ttl, self._clock)
+
+    def get_reducing_state(self, state: ReducingStateDescriptor) -> ReducingState[Any]:
+        """A value per key folded by the descriptor's reduce function (Flink's ``ReducingState``).
+
+        Raises:
+            GraphError: as ``get_state``, or the reduce function is neither a
+                ``ReduceFunction`` nor a callable.
+        """
+        backend, descriptor = self._descriptor("get_reducing_state", state, ReducingStateDescriptor)
+        function = descriptor.reduce_function
+        reduce = function_callable(function, ReduceFunction, "reduce")
+        ttl = self._ttl(descriptor)
+        if ttl is None:
+            return ReducingState(backend, descriptor.name, reduce)
+        return TtlReducingState(backend, descriptor.name, ttl, self._clock, reduce)
+
+    def get_aggregating_state(
+        self, state: AggregatingStateDescriptor
+    ) -> AggregatingState[Any, Any]:
+        """An accumulator per key fed by the descriptor's ``AggregateFunction``.
+
+        Raises:
+            GraphError: as ``get_state``, or ``agg_function`` is not an ``AggregateFunction``.
+        """
+        backend, descriptor = self._descriptor(
+            "get_aggregating_state", state, AggregatingStateDescriptor
+        )
+        function = descriptor.agg_function
+        if not isinstance(function, AggregateFunction):
+            msg = (
+                f"AggregatingStateDescriptor {descriptor.name!r} needs an AggregateFunction "
+                f"(create_accumulator, add, get_result); got {function!r}"
+            )
+            raise GraphError(msg)
+        ttl = self._ttl(descriptor)
+        if ttl is None:
+            return AggregatingState(backend, descriptor.name, function)
+        return TtlAggregatingState(backend, descriptor.name, ttl, self._clock, function)
+
+    @property
+    def _clock(self) -> Callable[[], int]:
+        return self._context.processing_time.current_processing_time
+
+
+#: which getter serves which kind of descriptor (for the wrong-getter message)
+_GETTERS = {
+    "value": "get_state",
+    "list": "get_list_state",
+    "map": "get_map_state",
+    "reducing": "get_reducing_state",
+    "aggregating": "get_aggregating_state",
+}
 
 
 class Function:
@@ -174,6 +307,13 @@ class KeySelector(Function, ABC, Generic[T, K]):
         """The key of ``value``."""
 
 
+class TimeDomain(enum.Enum):
+    """Which clock fired a timer (``OnTimerContext.time_domain()``), as in Flink."""
+
+    EVENT_TIME = 0
+    PROCESSING_TIME = 1
+
+
 class TimerService(Protocol):
     """Time and timers as a process function sees them."""
 
@@ -224,11 +364,20 @@ class ProcessFunction(Function, ABC, Generic[IN, OUT]):
             """The key of the element (keyed streams only)."""
             ...
 
+    class OnTimerContext(Context, Protocol):
+        """The context of ``on_timer``: also the firing timer's time domain."""
+
+        def time_domain(self) -> TimeDomain:
+            """``TimeDomain.EVENT_TIME`` or ``TimeDomain.PROCESSING_TIME``."""
+            ...
+
     @abstractmethod
     def process_element(self, value: IN, ctx: ProcessFunction.Context, out: Collector[OUT]) -> None:
         """Handle one value; emit with ``out.collect(v)`` and ``ctx.output(tag, v)``."""
 
-    def on_timer(self, timestamp: int, ctx: ProcessFunction.Context, out: Collector[OUT]) -> None:
+    def on_timer(
+        self, timestamp: int, ctx: ProcessFunction.OnTimerContext, out: Collector[OUT]
+    ) -> None:
         """A timer registered for ``ctx.get_current_key()`` fired at ``timestamp``."""
 
 

@@ -1,9 +1,10 @@
 """State descriptors: PyFlink's names for declaring a keyed (or broadcast) state.
 
 A descriptor names a state and says its kind; ``RuntimeContext.get_state(descriptor)`` and its
-siblings return the state itself. Type information is accepted where PyFlink takes it (so code
-copied from PyFlink runs with only its imports changed) and otherwise unused: values are Python
-objects, and checkpoints encode them as such.
+siblings return the state itself, with a time-to-live when ``enable_time_to_live`` was called.
+Type information is accepted where PyFlink takes it (so code copied from PyFlink runs with only
+its imports changed) and otherwise unused: values are Python objects, and checkpoints encode them
+as such.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from streamrt.errors import GraphError
+from streamrt.state_ttl import StateTtlConfig
 
 __all__ = [
     "AggregatingStateDescriptor",
@@ -33,7 +35,7 @@ class StateDescriptor:
     """
 
     name: str
-    ttl_config: Any = field(default=None, init=False)
+    ttl_config: StateTtlConfig | None = field(default=None, init=False)
 
     #: the kind of state, as the backend knows it (``"value"``, ``"list"``, ...)
     kind = "value"
@@ -47,9 +49,24 @@ class StateDescriptor:
         """The state's name (PyFlink's accessor)."""
         return self.name
 
-    def enable_time_to_live(self, ttl_config: Any) -> None:
-        """Expire this state's values as ``ttl_config`` (a ``StateTtlConfig``) says."""
+    def enable_time_to_live(self, ttl_config: StateTtlConfig) -> None:
+        """Expire this state's values as ``ttl_config`` says (list and map: per element/entry).
+
+        Raises:
+            GraphError: ``ttl_config`` is not a ``StateTtlConfig``.
+        """
+        if not isinstance(ttl_config, StateTtlConfig):
+            msg = (
+                f"enable_time_to_live() needs a StateTtlConfig (StateTtlConfig.new_builder(...)"
+                f".build()); got {ttl_config!r} for state {self.name!r}"
+            )
+            raise GraphError(msg)
         self.ttl_config = ttl_config
+
+    def _require(self, attribute: str, what: str) -> None:
+        if getattr(self, attribute) is None:
+            msg = f"{type(self).__name__} {self.name!r} needs {attribute} ({what}); got None"
+            raise GraphError(msg)
 
 
 @dataclass(eq=False)
@@ -85,6 +102,10 @@ class ReducingStateDescriptor(StateDescriptor):
     type_info: Any = None
     kind = "reducing"
 
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        self._require("reduce_function", "a ReduceFunction or a callable (a, b) -> value")
+
 
 @dataclass(eq=False)
 class AggregatingStateDescriptor(StateDescriptor):
@@ -93,3 +114,7 @@ class AggregatingStateDescriptor(StateDescriptor):
     agg_function: Any = None
     state_type_info: Any = None
     kind = "aggregating"
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        self._require("agg_function", "an AggregateFunction")

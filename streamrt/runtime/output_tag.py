@@ -20,11 +20,12 @@ class OutputTag(Generic[T]):
 
     Args:
         tag_id: the side output's name; must be non-empty.
+        type_info: PyFlink's type information (``Types.STRING()``): accepted and unused.
     """
 
     __slots__ = ("tag_id",)
 
-    def __init__(self, tag_id: str) -> None:
+    def __init__(self, tag_id: str, type_info: object = None) -> None:
         if not isinstance(tag_id, str) or not tag_id:
             msg = f"an OutputTag needs a non-empty string id; got {tag_id!r}"
             raise GraphError(msg)

@@ -2,7 +2,8 @@
 
 Layout: ``base`` (lifecycle defaults, keyed state, timers, user functions), then one module per
 operator: ``map``, ``filter``, ``flat_map``, ``reduce``, ``process``,
-``timestamps_and_watermarks``, ``source``, ``sink``. Operators build on ``streamrt.runtime``
+``timestamps_and_watermarks``, ``source``, ``sink``, ``window`` (with ``window_contents``
+and ``window_state``). Operators build on ``streamrt.runtime``
 and ``streamrt.functions`` only; the DataStream API in ``streamrt`` creates them.
 """
 
@@ -15,6 +16,7 @@ from operators.reduce import ReduceOperator
 from operators.sink import SinkOperator
 from operators.source import SourceOperator
 from operators.timestamps_and_watermarks import TimestampsAndWatermarksOperator
+from operators.window import WindowOperator
 
 __all__ = [
     "AbstractStreamOperator",
@@ -27,4 +29,5 @@ __all__ = [
     "SinkOperator",
     "SourceOperator",
     "TimestampsAndWatermarksOperator",
+    "WindowOperator",
 ]

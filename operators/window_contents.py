@@ -29,6 +29,7 @@ __all__ = [
     "ReduceContents",
     "WindowContents",
     "WindowFunctionCall",
+    "emitting_form",
     "internal_window_function",
 ]
 
@@ -166,7 +167,7 @@ def _emit_results(results: Iterable[Any] | None, out: Any) -> None:
             out.collect(item)
 
 
-def _collector_form(method: Callable[..., Any], arity: int) -> Callable[..., None]:
+def emitting_form(method: Callable[..., Any], arity: int) -> Callable[..., None]:
     """``method`` taking a trailing ``out``.
 
     As is when it has ``arity + 1`` parameters; else wrapped so that what it returns or
@@ -192,23 +193,23 @@ def internal_window_function(function: Any, *, keyed: bool = True) -> WindowFunc
         GraphError: ``function`` is none of these.
     """
     if keyed and isinstance(function, ProcessWindowFunction):
-        return _collector_form(function.process, 3)
+        return emitting_form(function.process, 3)
     if keyed and isinstance(function, WindowFunction):
-        apply = _collector_form(function.apply, 3)
+        apply = emitting_form(function.apply, 3)
         return lambda key, ctx, elements, out: apply(key, ctx.window(), elements, out)
     if not keyed and isinstance(function, ProcessAllWindowFunction):
-        process = _collector_form(function.process, 2)
+        process = emitting_form(function.process, 2)
         return lambda key, ctx, elements, out: process(ctx, elements, out)
     if not keyed and isinstance(function, AllWindowFunction):
-        apply_all = _collector_form(function.apply, 2)
+        apply_all = emitting_form(function.apply, 2)
         return lambda key, ctx, elements, out: apply_all(ctx.window(), elements, out)
     if callable(function) and not isinstance(
         function,
         ProcessWindowFunction | WindowFunction | ProcessAllWindowFunction | AllWindowFunction,
     ):
         if keyed:
-            return _collector_form(function, 3)
-        call = _collector_form(function, 2)
+            return emitting_form(function, 3)
+        call = emitting_form(function, 2)
         return lambda key, ctx, elements, out: call(ctx, elements, out)
     expected = (
         "a ProcessWindowFunction, a WindowFunction or a callable (key, context, elements)"

@@ -4,7 +4,8 @@ Port of Flink's ``InternalTimerServiceImpl``: timers are (timestamp, key, namesp
 deduplicated, kept in heaps; the namespace is ``None`` unless the operator scopes timers further
 (the window operator's namespace is the window). ``advance_watermark`` fires every event-time
 timer at or before the new watermark, in timestamp order, with the timer's key set as the
-current key, *before* the operator forwards the watermark (Flink's ``AbstractStreamOperator.processWatermark``).
+current key, *before* the operator forwards the watermark (Flink's
+``AbstractStreamOperator.processWatermark``).
 """
 
 from __future__ import annotations

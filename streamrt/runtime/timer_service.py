@@ -140,14 +140,14 @@ class InternalTimerService:
             self._schedule_processing_wakeup()
 
     def state_dict(self) -> dict[str, Any]:
-        """Registered timers as plain lists: (timestamp, key), or (timestamp, key, namespace).
+        """Pending timers as plain lists: (timestamp, key), or (timestamp, key, namespace).
 
         The key is always the second item (state assignment splits timers by it); a timer
         without a namespace keeps the older two-item form.
         """
         return {
-            "event": sorted(map(_entry, self._event_set), key=_timestamp),
-            "processing": sorted(map(_entry, self._proc_set), key=_timestamp),
+            "event": _registered(self._event, self._event_set),
+            "processing": _registered(self._proc, self._proc_set),
         }
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
@@ -160,9 +160,15 @@ class InternalTimerService:
             self.register_processing_time_timer(ts, namespace[0] if namespace else None)
 
 
-def _entry(timer: tuple[int, Any, Any]) -> tuple[Any, ...]:
-    return timer if timer[2] is not None else timer[:2]
-
-
-def _timestamp(entry: tuple[Any, ...]) -> int:
-    return entry[0]  # type: ignore[no-any-return]
+def _registered(
+    heap: list[tuple[int, int, Any, Any]], pending: set[tuple[int, Any, Any]]
+) -> list[tuple[Any, ...]]:
+    """Pending timers in firing order (timestamp, then registration), so a restore keeps it."""
+    seen: set[tuple[int, Any, Any]] = set()
+    timers: list[tuple[Any, ...]] = []
+    for timestamp, _, key, namespace in sorted(heap):  # (timestamp, seq) is unique
+        entry = (timestamp, key, namespace)
+        if entry in pending and entry not in seen:
+            seen.add(entry)
+            timers.append(entry if namespace is not None else entry[:2])
+    return timers

@@ -8,6 +8,7 @@ import json
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -120,7 +121,7 @@ def test_default_max_parallelism(parallelism: int, expected: int) -> None:
 def test_rescaling_splits_namespaced_timers_by_their_key() -> None:
     from streamrt.runtime.state_assignment import _redistribute
 
-    old = [
+    old: list[dict[str, Any]] = [
         {"timers": {"event": [(5, "a"), (9, "b", "w")], "processing": [(7, "c", "w")]}},
         {"timers": {"event": [(3, "d", ("x", 1))], "processing": []}},
     ]

@@ -96,6 +96,7 @@ if TYPE_CHECKING:
         ProcessWindowFunction,
         WindowFunction,
     )
+    from streamrt.windowing.time import Time
     from streamrt.windowing.triggers import (
         ContinuousEventTimeTrigger,
         CountTrigger,
@@ -174,6 +175,7 @@ _EXPORTS: dict[str, str] = {
     "StateDescriptor": "streamrt.state_descriptors",
     "StreamExecutionEnvironment": "streamrt.environment",
     "StreamrtError": "streamrt.errors",
+    "Time": "streamrt.windowing.time",
     "TimeWindow": "streamrt.windowing.windows",
     "Trigger": "streamrt.windowing.triggers",
     "TriggerResult": "streamrt.windowing.triggers",
@@ -251,6 +253,7 @@ __all__ = [
     "StateDescriptor",
     "StreamExecutionEnvironment",
     "StreamrtError",
+    "Time",
     "TimeWindow",
     "Trigger",
     "TriggerResult",

@@ -115,12 +115,13 @@ class WindowedStream(Generic[T, K, W]):
         self,
         reduce_function: Callable[[T, T], T] | ReduceFunction[T],
         window_function: Any = None,
+        output_type: Any = None,
     ) -> DataStream[Any]:
         """Combine a window's elements incrementally with ``reduce_function``.
 
         Emits the reduced value, or, with ``window_function`` (a ``ProcessWindowFunction`` or
         ``WindowFunction``), what that function makes of it (given as a one-element iterable,
-        with the window's metadata).
+        with the window's metadata). ``output_type`` (PyFlink's) is accepted and unused.
         """
         function_callable(reduce_function, ReduceFunction, "reduce")
         make = _per_subtask(reduce_function, "Window reduce")
@@ -130,20 +131,26 @@ class WindowedStream(Generic[T, K, W]):
         self,
         aggregate_function: AggregateFunction[T, Any, Any],
         window_function: Any = None,
+        accumulator_type: Any = None,
+        output_type: Any = None,
     ) -> DataStream[Any]:
         """Aggregate a window's elements incrementally with an ``AggregateFunction``.
 
-        Emits ``get_result(accumulator)``, or what ``window_function`` makes of it.
+        Emits ``get_result(accumulator)``, or what ``window_function`` makes of it. The type
+        arguments (PyFlink's) are accepted and unused.
         """
         AggregateContents(aggregate_function)  # validates at build time
         make = _per_subtask(aggregate_function, "Window aggregate")
         return self._build("aggregate", lambda: AggregateContents(make()), window_function)
 
-    def process(self, process_window_function: Any) -> DataStream[Any]:
-        """Call ``process_window_function.process(key, context, elements)`` per window firing."""
+    def process(self, process_window_function: Any, output_type: Any = None) -> DataStream[Any]:
+        """Call ``process_window_function.process(key, context, elements)`` per window firing.
+
+        ``output_type`` (PyFlink's) is accepted and unused.
+        """
         return self._build("process", ListContents, process_window_function, required=True)
 
-    def apply(self, window_function: Any) -> DataStream[Any]:
+    def apply(self, window_function: Any, output_type: Any = None) -> DataStream[Any]:
         """Call ``window_function.apply(key, window, inputs)`` per window firing."""
         return self._build("apply", ListContents, window_function, required=True)
 

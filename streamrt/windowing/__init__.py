@@ -1,8 +1,9 @@
 """Windows: assigners, triggers, evictors, window functions (the functions layer).
 
 Layout: ``windows`` (``TimeWindow``, ``GlobalWindow``), ``assigners`` (which windows an element
-is in), ``triggers`` (when a window fires), ``evictors`` (``CountEvictor``), ``functions``
-(``ProcessWindowFunction`` and the other window and join function types). The window operator
+is in), ``triggers`` (when a window fires), ``evictors`` (``CountEvictor``), ``time``
+(PyFlink's ``Time`` sizes), ``functions`` (``ProcessWindowFunction`` and the other window and
+join function types). The window operator
 is ``operators.window``; the API is ``KeyedStream.window`` (``streamrt.windowed_stream``).
 """
 
@@ -29,6 +30,7 @@ from streamrt.windowing.functions import (
     ProcessWindowFunction,
     WindowFunction,
 )
+from streamrt.windowing.time import Time
 from streamrt.windowing.triggers import (
     ContinuousEventTimeTrigger,
     CountTrigger,
@@ -65,6 +67,7 @@ __all__ = [
     "PurgingTrigger",
     "SlidingEventTimeWindows",
     "SlidingProcessingTimeWindows",
+    "Time",
     "TimeWindow",
     "Trigger",
     "TriggerContext",

@@ -35,6 +35,7 @@ IN2 = TypeVar("IN2")
 OUT = TypeVar("OUT")
 KEY = TypeVar("KEY")
 W = TypeVar("W")
+W_co = TypeVar("W_co", covariant=True)
 
 
 class KeyedStateStore(Protocol):
@@ -64,10 +65,10 @@ class KeyedStateStore(Protocol):
 class ProcessWindowFunction(Function, ABC, Generic[IN, OUT, KEY, W]):
     """Sees all elements of a window at once, with the window's metadata and state."""
 
-    class Context(Protocol):
-        """The ``context`` argument of ``process``."""
+    class Context(Protocol[W_co]):
+        """The ``context`` argument of ``process`` (``Context[TimeWindow]`` in annotations)."""
 
-        def window(self) -> Any:
+        def window(self) -> W_co:
             """The window being evaluated."""
             ...
 
@@ -93,11 +94,11 @@ class ProcessWindowFunction(Function, ABC, Generic[IN, OUT, KEY, W]):
 
     @abstractmethod
     def process(
-        self, key: KEY, context: ProcessWindowFunction.Context, elements: Iterable[IN]
+        self, key: KEY, context: ProcessWindowFunction.Context[W], elements: Iterable[IN]
     ) -> Iterable[OUT] | None:
         """The results for one window (PyFlink's form; see the module docstring)."""
 
-    def clear(self, context: ProcessWindowFunction.Context) -> None:
+    def clear(self, context: ProcessWindowFunction.Context[W]) -> None:
         """The window is gone: clear what ``process`` kept in ``window_state()``."""
 
 
@@ -106,11 +107,11 @@ class ProcessAllWindowFunction(Function, ABC, Generic[IN, OUT, W]):
 
     @abstractmethod
     def process(
-        self, context: ProcessWindowFunction.Context, elements: Iterable[IN]
+        self, context: ProcessWindowFunction.Context[W], elements: Iterable[IN]
     ) -> Iterable[OUT] | None:
         """The results for one window (or ``process(context, elements, out)``)."""
 
-    def clear(self, context: ProcessWindowFunction.Context) -> None:
+    def clear(self, context: ProcessWindowFunction.Context[W]) -> None:
         """The window is gone: clear what ``process`` kept in ``window_state()``."""
 
 

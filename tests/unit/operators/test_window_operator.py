@@ -23,16 +23,19 @@ from operators.window_contents import (
 )
 from streamrt import (
     AggregateFunction,
+    ContinuousEventTimeTrigger,
     CountTrigger,
     EventTimeSessionWindows,
     GlobalWindows,
     GraphError,
     OutputTag,
+    ProcessingTimeSessionWindows,
     ProcessWindowFunction,
     RecordError,
     SlidingEventTimeWindows,
     TimeWindow,
     TumblingEventTimeWindows,
+    TumblingProcessingTimeWindows,
     ValueStateDescriptor,
 )
 from streamrt.runtime.elements import MAX_WATERMARK, StreamRecord, Watermark
@@ -206,9 +209,10 @@ def check_against_reference(
 
 LATENESS = st.one_of(st.just(0), st.integers(1, 20))
 KINDS = st.sampled_from(sorted(FUNCTIONS))
-PROPERTY = settings(max_examples=60, deadline=None)
+PROPERTY = settings(max_examples=120, deadline=None)
 
 
+@pytest.mark.slow
 @PROPERTY
 @given(
     events=event_streams(),
@@ -233,6 +237,7 @@ def test_tumbling_windows_equal_the_reference(
     )
 
 
+@pytest.mark.slow
 @PROPERTY
 @given(
     events=event_streams(),
@@ -256,6 +261,7 @@ def test_sliding_windows_equal_the_reference(
     )
 
 
+@pytest.mark.slow
 @PROPERTY
 @given(
     events=event_streams(),
@@ -278,6 +284,7 @@ def test_session_windows_equal_the_reference(
     )
 
 
+@pytest.mark.slow
 @PROPERTY
 @given(
     values=st.lists(st.tuples(st.sampled_from("ab"), st.integers(0, 9)), max_size=40),
@@ -510,3 +517,87 @@ def test_windows_of_an_assigner() -> None:
         TimeWindow(-7, 3),
     )
     assert TimeWindow(0, 10).max_timestamp() == 9
+
+
+# -- processing time, triggers --------------------------------------------------------------------
+def test_processing_time_windows_fire_when_the_clock_passes_their_end() -> None:
+    harness = window_harness(
+        TumblingProcessingTimeWindows.of(100), ReduceContents(lambda a, b: (a[0], a[1] + b[1]))
+    )
+    harness.advance_processing_time(1_010)
+    harness.process_element(("a", 1))  # no event time needed
+    harness.advance_processing_time(1_050)
+    harness.process_element(("a", 2))
+    harness.process_element(("b", 5))
+    harness.advance_processing_time(1_098)
+    assert harness.values() == []
+    harness.advance_processing_time(1_099)
+    assert [StreamRecord(("a", 3), 1_099), StreamRecord(("b", 5), 1_099)] == harness.emitted
+    harness.advance_processing_time(1_150)
+    harness.process_element(("a", 7))
+    harness.advance_processing_time(1_200)
+    assert harness.values()[2:] == [("a", 7)]
+    assert_nothing_left(operator_of(harness))
+
+
+def test_processing_time_sessions_merge_on_the_clock() -> None:
+    harness = window_harness(ProcessingTimeSessionWindows.with_gap(10), ListContents(), AllValues())
+    harness.process_element(("a", 1))  # [0, 10)
+    harness.advance_processing_time(8)
+    harness.process_element(("a", 2))  # [8, 18): merged into [0, 18)
+    harness.advance_processing_time(16)
+    assert harness.values() == []
+    harness.advance_processing_time(17)
+    assert harness.values() == [("a", 0, 18, [1, 2])]
+    assert_nothing_left(operator_of(harness))
+
+
+def test_a_continuous_trigger_fires_early_results_and_the_final_one() -> None:
+    harness = window_harness(
+        TumblingEventTimeWindows.of(100),
+        ReduceContents(lambda a, b: (a[0], a[1] + b[1])),
+        trigger=ContinuousEventTimeTrigger.of(30),
+    )
+    harness.process_element(("a", 1), 5)  # next fire at 30
+    harness.process_element(("a", 2), 40)
+    harness.process_watermark(30)
+    harness.process_element(("a", 4), 70)
+    harness.process_watermark(65)  # fire at 60 is due
+    harness.process_watermark(99)  # fire at 90, and the window's end at 99
+    assert [
+        StreamRecord(("a", 3), 99),
+        Watermark(30),
+        StreamRecord(("a", 7), 99),  # ("a", 4) at 70 came before the watermark 65
+        Watermark(65),
+        StreamRecord(("a", 7), 99),
+        StreamRecord(("a", 7), 99),
+        Watermark(99),
+    ] == harness.emitted
+    assert_nothing_left(operator_of(harness))
+
+
+def test_a_purging_count_trigger_on_event_time_windows() -> None:
+    harness = window_harness(
+        TumblingEventTimeWindows.of(100),
+        ReduceContents(lambda a, b: (a[0], a[1] + b[1])),
+        trigger=PurgingTrigger.of(CountTrigger.of(2)),
+    )
+    for value in (1, 2, 3):
+        harness.process_element(("a", value), 10)
+    assert harness.values() == [("a", 3)]  # 1 + 2, then purged; 3 waits for another
+    harness.process_watermark(MAX_WATERMARK)  # a count trigger does not fire on time
+    assert harness.values() == [("a", 3)]
+    assert_nothing_left(operator_of(harness))  # the cleanup timer still removes the window
+
+
+def test_a_count_trigger_on_sessions_merges_its_counts() -> None:
+    harness = window_harness(
+        EventTimeSessionWindows.with_gap(15),
+        ListContents(),
+        AllValues(),
+        trigger=CountTrigger.of(3),
+    )
+    harness.process_element(("a", 1), 0)
+    harness.process_element(("a", 2), 30)
+    harness.process_element(("a", 3), 15)  # bridges: one session of 3 elements, count 1 + 1 + 1
+    assert harness.values() == [("a", 0, 45, [1, 2, 3])]

@@ -29,11 +29,18 @@ Flink) with a ``GraphError``.
 from __future__ import annotations
 
 import copy
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any, TypeVar
 
 from operators.base import AbstractUdfStreamOperator
-from operators.window_contents import ABSENT, ListContents, WindowContents, WindowFunctionCall
+from operators.window_contents import (
+    ABSENT,
+    AggregateContents,
+    ListContents,
+    ReduceContents,
+    WindowContents,
+    WindowFunctionCall,
+)
 from operators.window_contents import fold as fold_contents
 from operators.window_state import NamespacedStateStore
 from streamrt.errors import GraphError
@@ -46,10 +53,15 @@ from streamrt.runtime.outputs.timestamped import TimestampedCollector
 from streamrt.runtime.state import KeyedStateBackend
 from streamrt.runtime.timer_service import InternalTimerService
 from streamrt.state_descriptors import StateDescriptor
-from streamrt.windowing.assigners import MergingWindowAssigner, WindowAssigner
+from streamrt.windowing.assigners import (
+    MergingWindowAssigner,
+    TumblingEventTimeWindows,
+    WindowAssigner,
+)
 from streamrt.windowing.evictors import CountEvictor
 from streamrt.windowing.functions import ProcessAllWindowFunction, ProcessWindowFunction
 from streamrt.windowing.triggers import EventTimeTrigger, Trigger, TriggerResult
+from streamrt.windowing.windows import TimeWindow
 
 __all__ = ["WindowOperator"]
 
@@ -195,6 +207,20 @@ class WindowOperator(AbstractUdfStreamOperator[IN, OUT, Any]):
         self._fast = (
             type(self.trigger) is EventTimeTrigger and not self._merging and evictor is None
         )
+        self._tumbling = self._fast and type(assigner) is TumblingEventTimeWindows
+        if isinstance(contents, ReduceContents):
+            self._mode, self._reduce = "reduce", contents.reduce_function
+        elif isinstance(contents, AggregateContents):
+            self._mode, self._agg = "aggregate", contents.function
+        else:
+            self._mode = "other"
+        self._process_one = (
+            self._process_default
+            if self._fast
+            else self._process_merging
+            if self._merging
+            else self._process
+        )
 
     # -- lifecycle ------------------------------------------------------------------------------
     def setup(self, context: OperatorContext, output: Output[OUT]) -> None:
@@ -227,6 +253,9 @@ class WindowOperator(AbstractUdfStreamOperator[IN, OUT, Any]):
         self._merging_sets: dict[Any, dict[Any, Any]] = backend.table("window-merging", "map")
         self._trigger_ctx = _TriggerContext(self, backend)
         self._window_ctx = _WindowContext(self, self._collector, backend, merging=self._merging)
+        self._on_event = self._on_timer_default if self._fast else self._on_timer
+        if self._tumbling:
+            self.process_element = self._tumbling_path()  # type: ignore[method-assign,assignment]
         runtime_context = RuntimeContext(self.context, backend)
         for function in self._functions:
             if isinstance(function, Function):
@@ -250,14 +279,73 @@ class WindowOperator(AbstractUdfStreamOperator[IN, OUT, Any]):
     def process_element(self, record: StreamRecord[IN]) -> None:
         """Add the element to each of its windows; fire or purge as the trigger says."""
         try:
-            if self._fast:
-                self._process_default(record)
-            elif self._merging:
-                self._process_merging(record)
-            else:
-                self._process(record)
+            self._process_one(record)
         except Exception as exc:  # downstream OperatorErrors pass through
             self.on_user_error(exc, record)
+
+    def _tumbling_path(self) -> Callable[[StreamRecord[IN]], None]:
+        """``process_element`` for tumbling event-time windows with the default trigger.
+
+        The semantics of ``_process_default``, as a closure over what it reads (no attribute
+        look-ups per record), with the window computed inline, the last window object reused,
+        and reduce/aggregate called without a wrapper.
+        """
+        operator = self
+        backend = self.state_backend
+        assert backend is not None
+        size, offset = self.assigner.size, self.assigner.offset  # type: ignore[attr-defined]
+        lateness = self._lateness
+        table = self._windows
+        key_of = self._key_of
+        register = self.timers.register_event_time_timer
+        mode = self._mode
+        reduce = self._reduce if mode == "reduce" else None
+        agg = self._agg if mode == "aggregate" else None
+        add_contents = self._contents.add
+        last = TimeWindow(MAX_WATERMARK, MAX_WATERMARK)
+
+        def process_element(record: StreamRecord[IN]) -> None:
+            nonlocal last
+            try:
+                value = record.value
+                timestamp = record.timestamp
+                if timestamp is None:
+                    operator.assigner.assign_windows(value, timestamp, operator)  # raises
+                    return
+                start = timestamp - (timestamp - offset) % size
+                window = last
+                if window[0] != start:
+                    window = last = TimeWindow(start, start + size)
+                end = start + size - 1
+                watermark = operator.current_watermark
+                if end + lateness <= watermark:
+                    operator._late(record)
+                    return
+                key = key_of(value)
+                contents = table.get(key)
+                if contents is None:
+                    contents = table[key] = {}
+                acc = contents.get(window, ABSENT)
+                if agg is not None:
+                    new = agg.add(value, agg.create_accumulator() if acc is ABSENT else acc)
+                elif reduce is not None:
+                    new = value if acc is ABSENT else reduce(acc, value)
+                else:
+                    new = add_contents(acc, value)
+                contents[window] = new
+                if acc is ABSENT:
+                    backend.current_key = key
+                    if end > watermark:
+                        register(end, window)
+                    if lateness:
+                        register(end + lateness, window)
+                if end <= watermark:  # a late firing, within the allowed lateness
+                    backend.current_key = key
+                    operator._emit(key, window, new)
+            except Exception as exc:  # downstream OperatorErrors pass through
+                operator.on_user_error(exc, record)
+
+        return process_element
 
     def _process_default(self, record: StreamRecord[IN]) -> None:
         # EventTimeTrigger inlined: a window's first element registers its timers; an element
@@ -502,7 +590,22 @@ class WindowOperator(AbstractUdfStreamOperator[IN, OUT, Any]):
         call(key, ctx, (result,) if single else result, collector)
 
     def _on_event_timer(self, time: int, key: Any, window: Any) -> None:
-        self._on_timer(time, key, window, event_time=True)
+        self._on_event(time, key, window, event_time=True)
+
+    def _on_timer_default(self, time: int, key: Any, window: Any, *, event_time: bool) -> None:
+        # EventTimeTrigger inlined: fire at the window's end, clean up at end + lateness
+        contents = self._windows.get(key)
+        end = window.max_timestamp()
+        if contents is not None and time == end:
+            acc = contents.get(window, ABSENT)
+            if acc is not ABSENT:
+                self._emit(key, window, acc)
+        if time == end + self._lateness:
+            if contents is not None:
+                contents.pop(window, None)
+                if not contents:
+                    del self._windows[key]
+            self._clear_window_state(window)
 
     def _on_processing_timer(self, time: int, key: Any, window: Any) -> None:
         try:  # runs as a task mail, outside any chained call that would name the operator
@@ -548,16 +651,20 @@ class WindowOperator(AbstractUdfStreamOperator[IN, OUT, Any]):
         ctx.namespace = window
         self.trigger.clear(window, ctx)
         ctx.state.clear_namespace(window)
+        self._clear_window_state(window)
+        if mapping is not None:
+            mapping.pop(window, None)
+            if not mapping:
+                del self._merging_sets[key]
+
+    def _clear_window_state(self, window: Any) -> None:
+        """The function's ``clear`` and the window's per-window state."""
         window_ctx = self._window_ctx
         window_ctx.namespace = window
         if self._clear_function is not None:
             self._clear_function(window_ctx)
         if window_ctx.per_window is not None:
             window_ctx.per_window.clear_namespace(window)
-        if mapping is not None:
-            mapping.pop(window, None)
-            if not mapping:
-                del self._merging_sets[key]
 
     # -- introspection (tests, docs) --------------------------------------------------------------
     def windows_of(self, key: Any) -> Iterable[Any]:

@@ -68,7 +68,7 @@ class ReduceContents(WindowContents):
 
     def __init__(self, function: Any) -> None:
         self._function = function
-        self._reduce = function_callable(function, ReduceFunction, "reduce")
+        self._reduce = self.reduce_function = function_callable(function, ReduceFunction, "reduce")
 
     def add(self, contents: Any, value: Any) -> Any:
         """``contents`` with ``value`` added."""
@@ -97,7 +97,7 @@ class AggregateContents(WindowContents):
                 f"merge); got {function!r}"
             )
             raise GraphError(msg)
-        self._function = function
+        self._function = self.function = function
         self._create = function.create_accumulator
         self._add = function.add
 

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import re
 from collections.abc import Callable, Iterable
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -372,3 +374,20 @@ def test_a_process_window_function_from_pyflinks_docs_runs_unchanged() -> None:
         "Window: TimeWindow(start=0, end=300000) count: 2",
         "Window: TimeWindow(start=300000, end=600000) count: 1",
     ]
+
+
+WINDOWS_DOC = Path(__file__).resolve().parents[2] / "docs" / "windows.md"
+
+
+def doc_examples() -> list[str]:
+    return re.findall(r"^```python\n(.*?)^```", WINDOWS_DOC.read_text(), re.S | re.M)
+
+
+def test_the_windows_doc_has_its_examples() -> None:
+    assert len(doc_examples()) == 5
+
+
+@pytest.mark.parametrize("number", range(5))
+def test_the_examples_in_the_windows_doc_run(number: int) -> None:
+    namespace: dict[str, Any] = {"__name__": f"windows_doc_example_{number}"}
+    exec(compile(doc_examples()[number], f"docs/windows.md example {number}", "exec"), namespace)

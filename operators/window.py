@@ -374,7 +374,7 @@ class WindowOperator(AbstractUdfStreamOperator[IN, OUT, Any]):
             elif acc is ABSENT:
                 self.timers.register_event_time_timer(end, window)
             if acc is ABSENT and lateness:
-                self.timers.register_event_time_timer(end + lateness, window)
+                self._register_cleanup_timer(window)
         if skipped:
             if not contents:
                 del self._windows[key]

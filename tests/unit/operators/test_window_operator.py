@@ -23,6 +23,7 @@ from operators.window_contents import (
 )
 from streamrt import (
     AggregateFunction,
+    AllWindowFunction,
     ContinuousEventTimeTrigger,
     CountTrigger,
     EventTimeSessionWindows,
@@ -37,6 +38,7 @@ from streamrt import (
     TumblingEventTimeWindows,
     TumblingProcessingTimeWindows,
     ValueStateDescriptor,
+    WindowFunction,
 )
 from streamrt.runtime.elements import MAX_WATERMARK, StreamRecord, Watermark
 from streamrt.testing import OperatorHarness
@@ -601,3 +603,61 @@ def test_a_count_trigger_on_sessions_merges_its_counts() -> None:
     harness.process_element(("a", 2), 30)
     harness.process_element(("a", 3), 15)  # bridges: one session of 3 elements, count 1 + 1 + 1
     assert harness.values() == [("a", 0, 45, [1, 2, 3])]
+
+
+class Out:
+    def __init__(self) -> None:
+        self.values: list[Any] = []
+
+    def collect(self, value: Any) -> None:
+        self.values.append(value)
+
+    def collect_side(self, tag: OutputTag[Any], value: Any) -> None:
+        self.values.append((tag.tag_id, value))
+
+
+class Context:
+    def window(self) -> TimeWindow:
+        return TimeWindow(0, 10)
+
+
+class PyFlinkApply(WindowFunction[int, Any, str, TimeWindow]):
+    def apply(self, key: str, window: TimeWindow, inputs: Iterable[int]) -> Iterable[Any]:
+        yield (key, window.end, sum(inputs))
+        yield (LATE, "side")
+
+
+class CollectorApply(WindowFunction[int, Any, str, TimeWindow]):
+    def apply(  # type: ignore[override]  # the collector form
+        self, key: str, window: TimeWindow, inputs: Iterable[int], out: Any
+    ) -> None:
+        out.collect((key, window.end, sum(inputs)))
+
+
+class AllApply(AllWindowFunction[int, Any, TimeWindow]):
+    def apply(self, window: TimeWindow, inputs: Iterable[int]) -> Iterable[Any]:
+        return [(window.start, list(inputs))]
+
+
+@pytest.mark.parametrize(
+    ("function", "keyed", "expected"),
+    [
+        (PyFlinkApply(), True, [("k", 10, 3), ("late", "side")]),
+        (CollectorApply(), True, [("k", 10, 3)]),
+        (AllApply(), False, [(0, [1, 2])]),
+        (lambda key, ctx, elements: [(key, *elements)], True, [("k", 1, 2)]),
+        (lambda ctx, elements, out: out.collect(len(list(elements))), False, [2]),
+    ],
+)
+def test_window_function_forms_are_decided_once(function: Any, keyed: bool, expected: Any) -> None:
+    call = internal_window_function(function, keyed=keyed)
+    out = Out()
+    call("k", Context(), [1, 2], out)
+    assert expected == out.values
+
+
+def test_a_keyed_window_function_is_refused_for_window_all() -> None:
+    with pytest.raises(
+        GraphError, match="must be a ProcessAllWindowFunction, an AllWindowFunction"
+    ):
+        internal_window_function(PyFlinkApply(), keyed=False)

@@ -253,7 +253,11 @@ class WindowOperator(AbstractUdfStreamOperator[IN, OUT, Any]):
         self._merging_sets: dict[Any, dict[Any, Any]] = backend.table("window-merging", "map")
         self._trigger_ctx = _TriggerContext(self, backend)
         self._window_ctx = _WindowContext(self, self._collector, backend, merging=self._merging)
-        self._on_event = self._on_timer_default if self._fast else self._on_timer
+        self._plain_result = window_function_is_none = self._window_function is None
+        self._plain_result = window_function_is_none and self._evictor is None
+        self._result_of = self._contents.result
+        # whether a window's cleanup must reach the function's clear() and per-window state
+        self._window_state_used = self._clear_function is not None or not window_function_is_none
         if self._tumbling:
             self.process_element = self._tumbling_path()  # type: ignore[method-assign,assignment]
         runtime_context = RuntimeContext(self.context, backend)
@@ -301,6 +305,8 @@ class WindowOperator(AbstractUdfStreamOperator[IN, OUT, Any]):
         mode = self._mode
         reduce = self._reduce if mode == "reduce" else None
         agg = self._agg if mode == "aggregate" else None
+        agg_add = agg.add if agg is not None else None
+        agg_create = agg.create_accumulator if agg is not None else None
         add_contents = self._contents.add
         last = TimeWindow(MAX_WATERMARK, MAX_WATERMARK)
 
@@ -326,8 +332,8 @@ class WindowOperator(AbstractUdfStreamOperator[IN, OUT, Any]):
                 if contents is None:
                     contents = table[key] = {}
                 acc = contents.get(window, ABSENT)
-                if agg is not None:
-                    new = agg.add(value, agg.create_accumulator() if acc is ABSENT else acc)
+                if agg_add is not None:
+                    new = agg_add(value, agg_create() if acc is ABSENT else acc)  # type: ignore[misc]
                 elif reduce is not None:
                     new = value if acc is ABSENT else reduce(acc, value)
                 else:
@@ -590,22 +596,28 @@ class WindowOperator(AbstractUdfStreamOperator[IN, OUT, Any]):
         call(key, ctx, (result,) if single else result, collector)
 
     def _on_event_timer(self, time: int, key: Any, window: Any) -> None:
-        self._on_event(time, key, window, event_time=True)
-
-    def _on_timer_default(self, time: int, key: Any, window: Any, *, event_time: bool) -> None:
+        if not self._fast:
+            self._on_timer(time, key, window, event_time=True)
+            return
         # EventTimeTrigger inlined: fire at the window's end, clean up at end + lateness
         contents = self._windows.get(key)
         end = window.max_timestamp()
         if contents is not None and time == end:
             acc = contents.get(window, ABSENT)
             if acc is not ABSENT:
-                self._emit(key, window, acc)
+                if self._plain_result:  # no window function: emit the result itself
+                    collector = self._collector
+                    collector.timestamp = end
+                    collector.collect(self._result_of(acc))
+                else:
+                    self._emit(key, window, acc)
         if time == end + self._lateness:
             if contents is not None:
                 contents.pop(window, None)
                 if not contents:
                     del self._windows[key]
-            self._clear_window_state(window)
+            if self._window_state_used:
+                self._clear_window_state(window)
 
     def _on_processing_timer(self, time: int, key: Any, window: Any) -> None:
         try:  # runs as a task mail, outside any chained call that would name the operator

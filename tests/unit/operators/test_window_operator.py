@@ -27,6 +27,7 @@ from streamrt import (
     ContinuousEventTimeTrigger,
     CountTrigger,
     EventTimeSessionWindows,
+    GlobalWindow,
     GlobalWindows,
     GraphError,
     OutputTag,
@@ -661,3 +662,66 @@ def test_a_keyed_window_function_is_refused_for_window_all() -> None:
         GraphError, match="must be a ProcessAllWindowFunction, an AllWindowFunction"
     ):
         internal_window_function(PyFlinkApply(), keyed=False)
+
+
+def test_a_failing_function_is_skipped_and_counted_under_the_skip_policy() -> None:
+    def add(a: Any, b: Any) -> Any:
+        if b[1] < 0:
+            msg = "negative"
+            raise ValueError(msg)
+        return (a[0], a[1] + b[1])
+
+    operator: WindowOperator[Any, Any] = WindowOperator(
+        TumblingEventTimeWindows.of(10), ReduceContents(add)
+    )
+    harness: OperatorHarness[Any] = OperatorHarness(
+        operator, key_selector=lambda v: v[0], error_policy="skip"
+    )
+    run_now(harness.open())
+    for value in (1, -5, 2):
+        harness.process_element(("a", value), 3)
+    harness.process_watermark(MAX_WATERMARK)
+    assert harness.values() == [("a", 3)]
+    assert operator.metrics.errors.count == 1
+
+
+def test_count_windows_with_an_evictor_aggregate_the_kept_elements() -> None:
+    harness = window_harness(
+        GlobalWindows.create(),
+        AggregateContents(CountAndSum()),
+        trigger=CountTrigger.of(2),
+        evictor=CountEvictor.of(3),
+    )
+    for value in range(1, 7):
+        harness.process_element(("a", value))
+    # every 2nd element: (count, sum) of the last 3
+    assert harness.values() == [(2, 1 + 2), (3, 2 + 3 + 4), (3, 4 + 5 + 6)]
+    backend = operator_of(harness).state_backend
+    assert backend is not None
+    assert backend.snapshot()["tables"]["window-contents"] == {
+        "a": {GlobalWindow(): [("a", 4), ("a", 5), ("a", 6)]}  # evicted from the state too
+    }
+
+
+def test_a_continuous_trigger_on_sessions_keeps_its_next_fire_through_merges() -> None:
+    harness = window_harness(
+        EventTimeSessionWindows.with_gap(50),
+        ReduceContents(lambda a, b: (a[0], a[1] + b[1])),
+        trigger=ContinuousEventTimeTrigger.of(20),
+    )
+    harness.process_element(("a", 1), 5)  # [5, 55), next fire 20
+    harness.process_element(("a", 2), 70)  # [70, 120), next fire 80
+    harness.process_element(("a", 4), 40)  # merges all: [5, 120), next fire min(20, 80)
+    harness.process_watermark(20)
+    harness.process_watermark(119)
+    assert [
+        StreamRecord(("a", 7), 119),
+        Watermark(20),
+        StreamRecord(("a", 7), 119),  # the next fire, 40
+        StreamRecord(("a", 7), 119),  # 60
+        StreamRecord(("a", 7), 119),  # 80
+        StreamRecord(("a", 7), 119),  # 100
+        StreamRecord(("a", 7), 119),  # the session's end
+        Watermark(119),
+    ] == harness.emitted
+    assert_nothing_left(operator_of(harness))

@@ -28,6 +28,7 @@ from streamrt import (
     Time,
     TimeWindow,
     TumblingEventTimeWindows,
+    TumblingProcessingTimeWindows,
     WatermarkGenerator,
     WatermarkStrategy,
 )
@@ -391,3 +392,31 @@ def test_the_windows_doc_has_its_examples() -> None:
 def test_the_examples_in_the_windows_doc_run(number: int) -> None:
     namespace: dict[str, Any] = {"__name__": f"windows_doc_example_{number}"}
     exec(compile(doc_examples()[number], f"docs/windows.md example {number}", "exec"), namespace)
+
+
+async def test_processing_time_windows_fire_on_the_wall_clock_in_a_running_job() -> None:
+    env = StreamExecutionEnvironment(buffer_timeout_ms=5)
+    data = [("ab"[i % 2], 1) for i in range(200)]
+    gate = GatedSource(data, len(data) - 1)  # holds the input open: the windows must time out
+    sink: CollectSink[Any] = CollectSink()
+    (
+        env.from_source(gate, source_name="events")
+        .set_parallelism(1)
+        .key_by(lambda e: e[0])
+        .window(TumblingProcessingTimeWindows.of(50))
+        .reduce(lambda a, b: (a[0], a[1] + b[1]))
+        .sink_to(sink)
+        .set_parallelism(1)
+    )
+    job = env.create_job("processing time")
+    running = asyncio.create_task(job.run())
+
+    def counted() -> dict[str, int]:
+        totals: dict[str, int] = {}
+        for (key, count), _ in sink.records:
+            totals[key] = totals.get(key, 0) + count
+        return totals
+
+    await wait_until(lambda: counted() == {"a": 100, "b": 99}, what="every record in a window")
+    await cancel_and_expect_cancelled((job, running))
+    assert all(ts is not None and ts % 50 == 49 for _, ts in sink.records)  # window ends

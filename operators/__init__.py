@@ -2,9 +2,10 @@
 
 Layout: ``base`` (lifecycle defaults, keyed state, timers, user functions), then one module per
 operator: ``map``, ``filter``, ``flat_map``, ``reduce``, ``process``,
-``timestamps_and_watermarks``, ``source``, ``sink``, ``window`` (with ``window_contents``
-and ``window_state``). Operators build on ``streamrt.runtime``
-and ``streamrt.functions`` only; the DataStream API in ``streamrt`` creates them.
+``timestamps_and_watermarks``, ``source``, ``sink``, ``window`` (with ``window_contents``,
+``window_contexts``, ``window_state`` and ``merging_window_set``). Operators build on
+``streamrt.runtime`` and ``streamrt.functions`` only; the DataStream API in ``streamrt``
+creates them.
 """
 
 from operators.base import AbstractStreamOperator, AbstractUdfStreamOperator

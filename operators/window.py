@@ -33,6 +33,7 @@ from collections.abc import Callable, Iterable
 from typing import Any, TypeVar
 
 from operators.base import AbstractUdfStreamOperator
+from operators.merging_window_set import add_window
 from operators.window_contents import (
     ABSENT,
     AggregateContents,
@@ -42,7 +43,7 @@ from operators.window_contents import (
     WindowFunctionCall,
 )
 from operators.window_contents import fold as fold_contents
-from operators.window_state import NamespacedStateStore
+from operators.window_contexts import ProcessWindowContext, WindowTriggerContext
 from streamrt.errors import GraphError
 from streamrt.functions import Function, RuntimeContext
 from streamrt.runtime.elements import MAX_WATERMARK, StreamRecord
@@ -50,9 +51,7 @@ from streamrt.runtime.operator import OperatorContext, raise_operator_failure
 from streamrt.runtime.output_tag import OutputTag
 from streamrt.runtime.outputs.output import Output
 from streamrt.runtime.outputs.timestamped import TimestampedCollector
-from streamrt.runtime.state import KeyedStateBackend
 from streamrt.runtime.timer_service import InternalTimerService
-from streamrt.state_descriptors import StateDescriptor
 from streamrt.windowing.assigners import (
     MergingWindowAssigner,
     TumblingEventTimeWindows,
@@ -69,91 +68,6 @@ IN = TypeVar("IN")
 OUT = TypeVar("OUT")
 
 _CONTINUE = TriggerResult.CONTINUE
-
-
-class _TriggerContext:
-    """The ``ctx`` of trigger calls: one key (the backend's current key) and one window."""
-
-    __slots__ = ("_operator", "merged_windows", "namespace", "state")
-
-    def __init__(self, operator: WindowOperator[Any, Any], backend: KeyedStateBackend) -> None:
-        self._operator = operator
-        self.namespace: Any = None  # the window
-        self.merged_windows: list[Any] = []
-        self.state = NamespacedStateStore(backend, "window-trigger/", self)
-
-    def get_current_watermark(self) -> int:
-        return self._operator.current_watermark
-
-    def get_current_processing_time(self) -> int:
-        return self._operator.context.processing_time.current_processing_time()
-
-    def register_event_time_timer(self, time: int) -> None:
-        self._operator.timers.register_event_time_timer(time, self.namespace)
-
-    def register_processing_time_timer(self, time: int) -> None:
-        self._operator.timers.register_processing_time_timer(time, self.namespace)
-
-    def delete_event_time_timer(self, time: int) -> None:
-        self._operator.timers.delete_event_time_timer(time, self.namespace)
-
-    def delete_processing_time_timer(self, time: int) -> None:
-        self._operator.timers.delete_processing_time_timer(time, self.namespace)
-
-    def get_partitioned_state(self, state_descriptor: StateDescriptor) -> Any:
-        return self.state.get_partitioned_state(state_descriptor)
-
-    def merge_partitioned_state(self, state_descriptor: StateDescriptor) -> None:
-        self.state.merge_namespaces(state_descriptor, self.namespace, self.merged_windows)
-
-
-class _WindowContext:
-    """The ``context`` of a process window function: window, time, state, side outputs."""
-
-    __slots__ = ("_collector", "_global", "_operator", "namespace", "per_window")
-
-    def __init__(
-        self,
-        operator: WindowOperator[Any, Any],
-        collector: TimestampedCollector[Any],
-        backend: KeyedStateBackend,
-        *,
-        merging: bool,
-    ) -> None:
-        self._operator = operator
-        self._collector = collector
-        self.namespace: Any = None  # the window
-        #: the per-window state (none for merging windows)
-        self.per_window = None if merging else NamespacedStateStore(backend, "window-state/", self)
-        self._global = NamespacedStateStore(backend, "window-global/")
-
-    def window(self) -> Any:
-        return self.namespace
-
-    def current_processing_time(self) -> int:
-        return self._operator.context.processing_time.current_processing_time()
-
-    def current_watermark(self) -> int:
-        return self._operator.current_watermark
-
-    def window_state(self) -> NamespacedStateStore:
-        if self.per_window is None:
-            msg = (
-                f"window_state() is not supported for merging (session) windows in operator "
-                f"{self._operator.context.name!r}: a merged window's state could not be merged "
-                "(as in Flink); use global_state()"
-            )
-            raise GraphError(msg)
-        return self.per_window
-
-    def global_state(self) -> NamespacedStateStore:
-        return self._global
-
-    def output(self, output_tag: OutputTag[Any], value: Any) -> None:
-        if not isinstance(output_tag, OutputTag):
-            msg = f"context.output needs an OutputTag; got {output_tag!r}"
-            raise TypeError(msg)
-        self._collector.collect_side(output_tag, value)
 
 
 class WindowOperator(AbstractUdfStreamOperator[IN, OUT, Any]):
@@ -251,13 +165,16 @@ class WindowOperator(AbstractUdfStreamOperator[IN, OUT, Any]):
         assert backend is not None
         self._windows: dict[Any, dict[Any, Any]] = backend.table("window-contents", "map")
         self._merging_sets: dict[Any, dict[Any, Any]] = backend.table("window-merging", "map")
-        self._trigger_ctx = _TriggerContext(self, backend)
-        self._window_ctx = _WindowContext(self, self._collector, backend, merging=self._merging)
-        self._plain_result = window_function_is_none = self._window_function is None
-        self._plain_result = window_function_is_none and self._evictor is None
+        self._trigger_ctx = WindowTriggerContext(self, backend)
+        self._window_ctx = ProcessWindowContext(
+            self, self._collector, backend, merging=self._merging
+        )
+        no_function = self._window_function is None
+        # the default timer path emits the contents' result itself when nothing comes between
+        self._plain_result = no_function and self._evictor is None
         self._result_of = self._contents.result
         # whether a window's cleanup must reach the function's clear() and per-window state
-        self._window_state_used = self._clear_function is not None or not window_function_is_none
+        self._window_state_used = self._clear_function is not None or not no_function
         if self._tumbling:
             self.process_element = self._tumbling_path()  # type: ignore[method-assign,assignment]
         runtime_context = RuntimeContext(self.context, backend)
@@ -429,7 +346,14 @@ class WindowOperator(AbstractUdfStreamOperator[IN, OUT, Any]):
         ctx = self._trigger_ctx
         skipped = True
         for window in windows:
-            actual = self._add_window(mapping, contents, window)
+            actual = add_window(
+                self.assigner,  # type: ignore[arg-type]
+                mapping,
+                window,
+                lambda result, merged, target, states: self._merge(
+                    result, merged, target, states, contents
+                ),
+            )
             if self._is_late(actual):
                 del mapping[actual]  # retire it: the merge made nothing that can still fire
                 continue
@@ -447,39 +371,6 @@ class WindowOperator(AbstractUdfStreamOperator[IN, OUT, Any]):
             del self._merging_sets[key]
         if skipped:
             self._late(record)
-
-    def _add_window(
-        self, mapping: dict[Any, Any], contents: dict[Any, Any], new_window: Any
-    ) -> Any:
-        """Flink's ``MergingWindowSet.addWindow``: the window ``new_window`` ends up in."""
-        merges: list[tuple[Any, list[Any]]] = []
-        self.assigner.merge_windows(  # type: ignore[attr-defined]
-            [*mapping, new_window], lambda result, merged: merges.append((result, list(merged)))
-        )
-        result_window = new_window
-        merged_new = False
-        for merge_result, merged in merges:
-            if new_window in merged:
-                merged.remove(new_window)
-                merged_new = True
-                result_window = merge_result
-            # the first merged window's state window keeps the merged contents
-            target = mapping.get(merged[0]) if merged else None
-            state_windows = [mapping.pop(w) for w in merged if w in mapping]
-            if target is None:
-                target = merge_result
-            mapping[merge_result] = target
-            if not (len(merged) == 1 and merged[0] == merge_result):
-                self._merge(
-                    merge_result,
-                    merged,
-                    target,
-                    [w for w in state_windows if w != target],
-                    contents,
-                )
-        if not merges or (result_window == new_window and not merged_new):
-            mapping[result_window] = result_window
-        return result_window
 
     def _merge(
         self,

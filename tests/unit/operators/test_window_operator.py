@@ -27,6 +27,7 @@ from streamrt import (
     ContinuousEventTimeTrigger,
     CountTrigger,
     EventTimeSessionWindows,
+    EventTimeTrigger,
     GlobalWindow,
     GlobalWindows,
     GraphError,
@@ -188,12 +189,15 @@ def check_against_reference(
     reference: Reference,
     *,
     side_output: bool,
+    generic: bool = False,
 ) -> None:
     make, result = FUNCTIONS[function_kind]
     contents, function = make()
     options: dict[str, Any] = {"allowed_lateness": lateness}
     if side_output:
         options["late_data_tag"] = LATE
+    if generic:  # the trigger-calling path instead of the inlined default one
+        options["trigger"] = SameAsEventTimeTrigger()
     harness = window_harness(assigner, contents, function, **options)
     feed(harness, events)
     reference.result = result
@@ -210,6 +214,10 @@ def check_against_reference(
     assert_nothing_left(operator_of(harness))
 
 
+class SameAsEventTimeTrigger(EventTimeTrigger):
+    """``EventTimeTrigger`` under another type: the operator calls it like any trigger."""
+
+
 LATENESS = st.one_of(st.just(0), st.integers(1, 20))
 KINDS = st.sampled_from(sorted(FUNCTIONS))
 PROPERTY = settings(max_examples=120, deadline=None)
@@ -224,9 +232,16 @@ PROPERTY = settings(max_examples=120, deadline=None)
     kind=KINDS,
     lateness=LATENESS,
     side_output=st.booleans(),
+    generic=st.booleans(),
 )
 def test_tumbling_windows_equal_the_reference(
-    events: list[Event], size: int, offset_seed: int, kind: str, lateness: int, side_output: bool
+    events: list[Event],
+    size: int,
+    offset_seed: int,
+    kind: str,
+    lateness: int,
+    side_output: bool,
+    generic: bool,
 ) -> None:
     offset = offset_seed % size
     reference = Reference(result=None, lateness=lateness, size=size, slide=size, offset=offset)  # type: ignore[arg-type]
@@ -237,6 +252,7 @@ def test_tumbling_windows_equal_the_reference(
         lateness,
         reference,
         side_output=side_output,
+        generic=generic,
     )
 
 
@@ -249,9 +265,16 @@ def test_tumbling_windows_equal_the_reference(
     kind=KINDS,
     lateness=LATENESS,
     side_output=st.booleans(),
+    generic=st.booleans(),
 )
 def test_sliding_windows_equal_the_reference(
-    events: list[Event], size: int, slide: int, kind: str, lateness: int, side_output: bool
+    events: list[Event],
+    size: int,
+    slide: int,
+    kind: str,
+    lateness: int,
+    side_output: bool,
+    generic: bool,
 ) -> None:
     reference = Reference(result=None, lateness=lateness, size=size, slide=slide)  # type: ignore[arg-type]
     check_against_reference(
@@ -261,6 +284,7 @@ def test_sliding_windows_equal_the_reference(
         lateness,
         reference,
         side_output=side_output,
+        generic=generic,
     )
 
 

@@ -2,8 +2,10 @@
 
 Layout: ``base`` (lifecycle defaults, keyed state, timers, user functions), then one module per
 operator: ``map``, ``filter``, ``flat_map``, ``reduce``, ``keyed_aggregation``, ``process``,
-``timestamps_and_watermarks``, ``source``, ``sink``. Operators build on ``streamrt.runtime``
-and ``streamrt.functions`` only; the DataStream API in ``streamrt`` creates them.
+``timestamps_and_watermarks``, ``source``, ``sink``, ``window`` (with ``window_contents``,
+``window_contexts``, ``window_state`` and ``merging_window_set``). Operators build on
+``streamrt.runtime`` and ``streamrt.functions`` only; the DataStream API in ``streamrt``
+creates them.
 """
 
 from operators.base import AbstractStreamOperator, AbstractUdfStreamOperator
@@ -16,6 +18,7 @@ from operators.reduce import ReduceOperator
 from operators.sink import SinkOperator
 from operators.source import SourceOperator
 from operators.timestamps_and_watermarks import TimestampsAndWatermarksOperator
+from operators.window import WindowOperator
 
 __all__ = [
     "AbstractStreamOperator",
@@ -30,4 +33,5 @@ __all__ = [
     "SinkOperator",
     "SourceOperator",
     "TimestampsAndWatermarksOperator",
+    "WindowOperator",
 ]

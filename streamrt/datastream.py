@@ -11,7 +11,7 @@ from __future__ import annotations
 import copy
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, replace
-from typing import Any, Generic, Protocol, Self, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, Protocol, Self, TypeVar
 
 import operators as ops
 from streamrt.connectors.collect import CollectSink
@@ -45,6 +45,11 @@ from streamrt.runtime.partitioners import (
 from streamrt.runtime.sink_writer import Sink
 from streamrt.runtime.stream_graph import ChainingStrategy, NodeKind, StreamGraph, StreamNode
 from streamrt.runtime.watermark_strategy import WatermarkStrategy
+
+if TYPE_CHECKING:
+    from streamrt.join import CoGroupedStreams, JoinedStreams
+    from streamrt.windowed_stream import AllWindowedStream, WindowedStream
+    from streamrt.windowing.assigners import WindowAssigner
 
 __all__ = ["DataStream", "DataStreamSink", "KeyedStream"]
 
@@ -322,6 +327,31 @@ class DataStream(_OperatorHandle, Generic[T]):
         node.applies_error_policy = False  # a failing timestamp assigner fails the job
         return DataStream(self._env, (_Input(node.node_id),), node)
 
+    def window_all(self, assigner: WindowAssigner) -> AllWindowedStream[T, Any]:
+        """Windows over the whole stream (not per key); runs at parallelism 1, as in Flink."""
+        from streamrt.windowed_stream import AllWindowedStream
+
+        return AllWindowedStream(self, assigner)
+
+    def count_window_all(self, size: int, slide: int | None = None) -> AllWindowedStream[T, Any]:
+        """Windows of ``size`` elements of the whole stream, every ``slide`` elements."""
+        from streamrt.windowed_stream import AllWindowedStream, count_windows
+        from streamrt.windowing.assigners import GlobalWindows
+
+        return count_windows(AllWindowedStream(self, GlobalWindows.create()), size, slide)
+
+    def join(self, other: DataStream[U]) -> JoinedStreams[T, U]:
+        """Window join: ``a.join(b).where(ka).equal_to(kb).window(assigner).apply(fn)``."""
+        from streamrt.join import JoinedStreams
+
+        return JoinedStreams(self, other)
+
+    def co_group(self, other: DataStream[U]) -> CoGroupedStreams[T, U]:
+        """Window co-group: like ``join``, but ``fn(firsts, seconds)`` per key and window."""
+        from streamrt.join import CoGroupedStreams
+
+        return CoGroupedStreams(self, other)
+
     # -- partitioning --------------------------------------------------------------------------
     def _partition(self, partitioner: StreamPartitioner) -> DataStream[T]:
         inputs = tuple(replace(i, partitioner=partitioner) for i in self._inputs)
@@ -475,6 +505,19 @@ class KeyedStream(DataStream[T], Generic[T, K]):
     def max_by(self, field: int | str = 0) -> DataStream[T]:
         """Per key, the record with the largest ``field`` so far (the first one on ties)."""
         return self._aggregate(ops.Aggregation.MAX_BY, field)
+
+    def window(self, assigner: WindowAssigner) -> WindowedStream[T, K, Any]:
+        """Cut each key's records into the windows ``assigner`` gives them."""
+        from streamrt.windowed_stream import WindowedStream
+
+        return WindowedStream(self, assigner)
+
+    def count_window(self, size: int, slide: int | None = None) -> WindowedStream[T, K, Any]:
+        """Windows of each key's last ``size`` records, every ``slide`` records (default: size)."""
+        from streamrt.windowed_stream import WindowedStream, count_windows
+        from streamrt.windowing.assigners import GlobalWindows
+
+        return count_windows(WindowedStream(self, GlobalWindows.create()), size, slide)
 
 
 class DataStreamSink(_OperatorHandle, Generic[T]):

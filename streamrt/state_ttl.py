@@ -1,4 +1,4 @@
-"""State time-to-live: PyFlink's ``StateTtlConfig`` and ``Time``.
+"""State time-to-live: PyFlink's ``StateTtlConfig`` (durations as ``Time`` or int milliseconds).
 
 ::
 
@@ -19,51 +19,15 @@ from __future__ import annotations
 
 import datetime
 import enum
-from dataclasses import dataclass
 from typing import Self, TypeVar
 
 from streamrt.errors import GraphError
 from streamrt.runtime.ttl_state import TtlSettings
+from streamrt.time import Time
 
-__all__ = ["StateTtlConfig", "Time"]
+__all__ = ["StateTtlConfig"]
 
 E = TypeVar("E", bound=enum.Enum)
-
-
-@dataclass(frozen=True, slots=True)
-class Time:
-    """A duration in milliseconds (PyFlink's ``Time``)."""
-
-    ms: int
-
-    @classmethod
-    def milliseconds(cls, milliseconds: int) -> Time:
-        """``milliseconds`` ms."""
-        return cls(milliseconds)
-
-    @classmethod
-    def seconds(cls, seconds: int) -> Time:
-        """``seconds`` s."""
-        return cls(seconds * 1_000)
-
-    @classmethod
-    def minutes(cls, minutes: int) -> Time:
-        """``minutes`` min."""
-        return cls(minutes * 60_000)
-
-    @classmethod
-    def hours(cls, hours: int) -> Time:
-        """``hours`` h."""
-        return cls(hours * 3_600_000)
-
-    @classmethod
-    def days(cls, days: int) -> Time:
-        """``days`` days."""
-        return cls(days * 86_400_000)
-
-    def to_milliseconds(self) -> int:
-        """The duration in milliseconds (PyFlink's accessor)."""
-        return self.ms
 
 
 def _ttl_ms(ttl: Time | int | datetime.timedelta) -> int:

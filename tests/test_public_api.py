@@ -80,6 +80,7 @@ _LAYERS: dict[str, tuple[str, ...]] = {
         "streamrt.functions",
         "streamrt.state_descriptors",
         "streamrt.state_ttl",
+        "streamrt.time",
         "streamrt.typeinfo",
         "streamrt.windowing",
         "streamrt.co_functions",

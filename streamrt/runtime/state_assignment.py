@@ -127,8 +127,8 @@ def _redistribute(
             state["timers"] = {"event": [], "processing": []}
         for part in timers:
             for domain in ("event", "processing"):
-                for timestamp, key in part[domain]:
-                    states[owner(key)]["timers"][domain].append((timestamp, key))
+                for entry in part[domain]:  # (timestamp, key) or (timestamp, key, namespace)
+                    states[owner(entry[1])]["timers"][domain].append(tuple(entry))
     return states
 
 

@@ -1,9 +1,11 @@
 """Per-key event-time and processing-time timers.
 
-Port of Flink's ``InternalTimerServiceImpl``: timers are (timestamp, key) pairs, deduplicated,
-kept in heaps; ``advance_watermark`` fires every event-time timer at or before the new
-watermark, in timestamp order, with the timer's key set as the current key, *before* the
-operator forwards the watermark (Flink's ``AbstractStreamOperator.processWatermark``).
+Port of Flink's ``InternalTimerServiceImpl``: timers are (timestamp, key, namespace) triples,
+deduplicated, kept in heaps; the namespace is ``None`` unless the operator scopes timers further
+(the window operator's namespace is the window). ``advance_watermark`` fires every event-time
+timer at or before the new watermark, in timestamp order, with the timer's key set as the
+current key, *before* the operator forwards the watermark (Flink's
+``AbstractStreamOperator.processWatermark``).
 """
 
 from __future__ import annotations
@@ -19,8 +21,9 @@ from streamrt.runtime.state import KeyedStateBackend
 
 __all__ = ["InternalTimerService", "TimerCallback"]
 
-#: Called as ``callback(timestamp, key)`` when a timer fires.
-TimerCallback = Callable[[int, Any], None]
+#: Called as ``callback(timestamp, key)`` when a timer fires (``callback(timestamp, key,
+#: namespace)`` for a service created with ``namespaced=True``).
+TimerCallback = Callable[..., None]
 
 
 class InternalTimerService:
@@ -30,6 +33,7 @@ class InternalTimerService:
         backend: whose ``current_key`` scopes registration and is set while a timer fires.
         processing_time: schedules the wake-up for the earliest processing-time timer.
         on_event_time / on_processing_time: called when a timer fires.
+        namespaced: call them with the timer's namespace as a third argument.
     """
 
     def __init__(
@@ -38,16 +42,20 @@ class InternalTimerService:
         processing_time: ProcessingTimeService,
         on_event_time: TimerCallback,
         on_processing_time: TimerCallback,
+        *,
+        namespaced: bool = False,
     ) -> None:
         self._backend = backend
         self._pts = processing_time
         self._on_event_time = on_event_time
         self._on_processing_time = on_processing_time
+        self._namespaced = namespaced
         self._seq = itertools.count()
-        self._event: list[tuple[int, int, Any]] = []
-        self._event_set: set[tuple[int, Any]] = set()
-        self._proc: list[tuple[int, int, Any]] = []
-        self._proc_set: set[tuple[int, Any]] = set()
+        # heaps of (timestamp, seq, key, namespace); sets of (timestamp, key, namespace)
+        self._event: list[tuple[int, int, Any, Any]] = []
+        self._event_set: set[tuple[int, Any, Any]] = set()
+        self._proc: list[tuple[int, int, Any, Any]] = []
+        self._proc_set: set[tuple[int, Any, Any]] = set()
         self._proc_wakeup: tuple[int, Cancellable] | None = None
         self.current_watermark = MIN_WATERMARK
 
@@ -55,44 +63,55 @@ class InternalTimerService:
         """Wall-clock time in epoch milliseconds."""
         return self._pts.current_processing_time()
 
-    def register_event_time_timer(self, timestamp: int) -> None:
-        """Fire for the current key once the watermark reaches ``timestamp``."""
-        entry = (timestamp, self._backend.current_key)
+    def register_event_time_timer(self, timestamp: int, namespace: Any = None) -> None:
+        """Fire for the current key (and ``namespace``) once the watermark reaches ``timestamp``."""
+        key = self._backend.current_key
+        entry = (timestamp, key, namespace)
         if entry not in self._event_set:
             self._event_set.add(entry)
-            heapq.heappush(self._event, (timestamp, next(self._seq), entry[1]))
+            heapq.heappush(self._event, (timestamp, next(self._seq), key, namespace))
 
-    def delete_event_time_timer(self, timestamp: int) -> None:
-        """Forget the current key's event-time timer at ``timestamp``."""
-        self._event_set.discard((timestamp, self._backend.current_key))
+    def delete_event_time_timer(self, timestamp: int, namespace: Any = None) -> None:
+        """Forget the current key's event-time timer at ``timestamp`` (in ``namespace``)."""
+        self._event_set.discard((timestamp, self._backend.current_key, namespace))
 
-    def register_processing_time_timer(self, timestamp: int) -> None:
-        """Fire for the current key once wall-clock time reaches ``timestamp``."""
-        entry = (timestamp, self._backend.current_key)
+    def register_processing_time_timer(self, timestamp: int, namespace: Any = None) -> None:
+        """Fire for the current key (and ``namespace``) at wall-clock ``timestamp``."""
+        key = self._backend.current_key
+        entry = (timestamp, key, namespace)
         if entry in self._proc_set:
             return
         self._proc_set.add(entry)
-        heapq.heappush(self._proc, (timestamp, next(self._seq), entry[1]))
+        heapq.heappush(self._proc, (timestamp, next(self._seq), key, namespace))
         self._schedule_processing_wakeup()
 
-    def delete_processing_time_timer(self, timestamp: int) -> None:
-        """Forget the current key's processing-time timer at ``timestamp``."""
-        self._proc_set.discard((timestamp, self._backend.current_key))
+    def delete_processing_time_timer(self, timestamp: int, namespace: Any = None) -> None:
+        """Forget the current key's processing-time timer at ``timestamp`` (in ``namespace``)."""
+        self._proc_set.discard((timestamp, self._backend.current_key, namespace))
 
     def advance_watermark(self, watermark: int) -> None:
         """Fire every event-time timer at or before ``watermark``, earliest first."""
         self.current_watermark = watermark
         heap = self._event
+        pending = self._event_set
         while heap and heap[0][0] <= watermark:
-            ts, _, key = heapq.heappop(heap)
-            if (ts, key) in self._event_set:
-                self._event_set.discard((ts, key))
+            ts, _, key, namespace = heapq.heappop(heap)
+            entry = (ts, key, namespace)
+            if entry in pending:
+                pending.discard(entry)
                 self._backend.current_key = key
-                self._on_event_time(ts, key)
+                if self._namespaced:
+                    self._on_event_time(ts, key, namespace)
+                else:
+                    self._on_event_time(ts, key)
 
     def num_event_time_timers(self) -> int:
         """How many event-time timers are registered."""
         return len(self._event_set)
+
+    def num_processing_time_timers(self) -> int:
+        """How many processing-time timers are registered."""
+        return len(self._proc_set)
 
     def _schedule_processing_wakeup(self) -> None:
         earliest = self._proc[0][0]
@@ -106,27 +125,50 @@ class InternalTimerService:
         self._proc_wakeup = None
         now = max(now, self._pts.current_processing_time())
         heap = self._proc
+        pending = self._proc_set
         while heap and heap[0][0] <= now:
-            ts, _, key = heapq.heappop(heap)
-            if (ts, key) in self._proc_set:
-                self._proc_set.discard((ts, key))
+            ts, _, key, namespace = heapq.heappop(heap)
+            entry = (ts, key, namespace)
+            if entry in pending:
+                pending.discard(entry)
                 self._backend.current_key = key
-                self._on_processing_time(ts, key)
+                if self._namespaced:
+                    self._on_processing_time(ts, key, namespace)
+                else:
+                    self._on_processing_time(ts, key)
         if heap:
             self._schedule_processing_wakeup()
 
     def state_dict(self) -> dict[str, Any]:
-        """Registered timers as plain lists of (timestamp, key)."""
+        """Pending timers as plain lists: (timestamp, key), or (timestamp, key, namespace).
+
+        The key is always the second item (state assignment splits timers by it); a timer
+        without a namespace keeps the older two-item form.
+        """
         return {
-            "event": sorted(self._event_set, key=lambda e: e[0]),
-            "processing": sorted(self._proc_set, key=lambda e: e[0]),
+            "event": _registered(self._event, self._event_set),
+            "processing": _registered(self._proc, self._proc_set),
         }
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
-        """Re-register timers from ``state_dict()`` output."""
-        for ts, key in state["event"]:
+        """Re-register timers from ``state_dict()`` output (two- or three-item entries)."""
+        for ts, key, *namespace in state["event"]:
             self._backend.current_key = key
-            self.register_event_time_timer(ts)
-        for ts, key in state["processing"]:
+            self.register_event_time_timer(ts, namespace[0] if namespace else None)
+        for ts, key, *namespace in state["processing"]:
             self._backend.current_key = key
-            self.register_processing_time_timer(ts)
+            self.register_processing_time_timer(ts, namespace[0] if namespace else None)
+
+
+def _registered(
+    heap: list[tuple[int, int, Any, Any]], pending: set[tuple[int, Any, Any]]
+) -> list[tuple[Any, ...]]:
+    """Pending timers in firing order (timestamp, then registration), so a restore keeps it."""
+    seen: set[tuple[int, Any, Any]] = set()
+    timers: list[tuple[Any, ...]] = []
+    for timestamp, _, key, namespace in sorted(heap):  # (timestamp, seq) is unique
+        entry = (timestamp, key, namespace)
+        if entry in pending and entry not in seen:
+            seen.add(entry)
+            timers.append(entry if namespace is not None else entry[:2])
+    return timers

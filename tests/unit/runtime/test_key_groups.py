@@ -8,6 +8,7 @@ import json
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -115,3 +116,23 @@ def test_partitioner_sends_a_key_to_the_subtask_owning_its_group() -> None:
 )
 def test_default_max_parallelism(parallelism: int, expected: int) -> None:
     assert compute_default_max_parallelism(parallelism) == expected
+
+
+def test_rescaling_splits_namespaced_timers_by_their_key() -> None:
+    from streamrt.runtime.state_assignment import _redistribute
+
+    old: list[dict[str, Any]] = [
+        {"timers": {"event": [(5, "a"), (9, "b", "w")], "processing": [(7, "c", "w")]}},
+        {"timers": {"event": [(3, "d", ("x", 1))], "processing": []}},
+    ]
+    states = _redistribute(old, 3, 128, "windows", "windows")
+    assigner = KeyGroupAssigner(128)
+    for key, timer, domain in [
+        ("a", (5, "a"), "event"),
+        ("b", (9, "b", "w"), "event"),
+        ("c", (7, "c", "w"), "processing"),
+        ("d", (3, "d", ("x", 1)), "event"),
+    ]:
+        owner = operator_index_for_key_group(128, 3, assigner.key_group(key))
+        assert timer in states[owner]["timers"][domain]
+    assert sum(len(s["timers"]["event"]) + len(s["timers"]["processing"]) for s in states) == 4

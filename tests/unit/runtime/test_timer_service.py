@@ -212,3 +212,32 @@ def test_state_dict_round_trip_restores_the_pending_timers() -> None:
     clock2.advance_to(200)
     assert on_processing2.calls == [(100, "b", "b"), (200, "a", "a")]
     assert backend2.current_key == "a"
+
+
+def test_namespaced_timers_fire_with_their_namespace_and_snapshot_as_triples() -> None:
+    backend = KeyedStateBackend()
+    calls: list[tuple[int, Any, Any]] = []
+    service = InternalTimerService(
+        backend,
+        ManualProcessingTime(),
+        lambda ts, key, namespace: calls.append((ts, key, namespace)),
+        lambda ts, key, namespace: None,
+        namespaced=True,
+    )
+    backend.current_key = "a"
+    service.register_event_time_timer(9, "w1")
+    service.register_event_time_timer(9, "w2")
+    service.register_event_time_timer(9, "w1")  # deduplicated per namespace
+    service.register_event_time_timer(4)  # no namespace: the two-item form in snapshots
+    service.delete_event_time_timer(9, "w2")
+    assert service.state_dict()["event"] == [(4, "a"), (9, "a", "w1")]
+    service.advance_watermark(10)
+    assert calls == [(4, "a", None), (9, "a", "w1")]
+
+
+def test_snapshots_of_two_item_timers_still_load() -> None:
+    service, _, _, on_event, _ = make()
+    service.load_state_dict({"event": [(10, "b"), [20, "c", "w"]], "processing": []})
+    assert service.state_dict()["event"] == [(10, "b"), (20, "c", "w")]
+    service.advance_watermark(10)
+    assert on_event.calls == [(10, "b", "b")]

@@ -21,6 +21,22 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from streamrt.co_functions import (
+        BroadcastProcessFunction,
+        CoFlatMapFunction,
+        CoMapFunction,
+        CoProcessFunction,
+        KeyedBroadcastProcessFunction,
+        KeyedCoProcessFunction,
+        ProcessJoinFunction,
+    )
+    from streamrt.connected_streams import (
+        BroadcastConnectedStream,
+        BroadcastStream,
+        ConnectedStreams,
+        IntervalJoin,
+        IntervalJoined,
+    )
     from streamrt.connectors.collection import CollectionSource
     from streamrt.connectors.datagen import DataGeneratorSource
     from streamrt.connectors.iterator import IteratorSource
@@ -49,6 +65,7 @@ if TYPE_CHECKING:
         ReduceFunction,
         RuntimeContext,
     )
+    from streamrt.runtime.broadcast_state import BroadcastState, ReadOnlyBroadcastState
     from streamrt.runtime.checkpoint_coordinator import CompletedCheckpoint
     from streamrt.runtime.copying import register_immutable_type
     from streamrt.runtime.elements import MAX_WATERMARK, MIN_WATERMARK
@@ -74,11 +91,19 @@ _EXPORTS: dict[str, str] = {
     "MIN_WATERMARK": "streamrt.runtime.elements",
     "AggregateFunction": "streamrt.functions",
     "AggregatingStateDescriptor": "streamrt.state_descriptors",
+    "BroadcastConnectedStream": "streamrt.connected_streams",
+    "BroadcastProcessFunction": "streamrt.co_functions",
+    "BroadcastState": "streamrt.runtime.broadcast_state",
+    "BroadcastStream": "streamrt.connected_streams",
     "ChannelClosedError": "streamrt.errors",
     "CheckpointError": "streamrt.errors",
+    "CoFlatMapFunction": "streamrt.co_functions",
+    "CoMapFunction": "streamrt.co_functions",
+    "CoProcessFunction": "streamrt.co_functions",
     "CollectionSource": "streamrt.connectors.collection",
     "CompletedCheckpoint": "streamrt.runtime.checkpoint_coordinator",
     "ConfigError": "streamrt.errors",
+    "ConnectedStreams": "streamrt.connected_streams",
     "ConnectorError": "streamrt.errors",
     "DataGeneratorSource": "streamrt.connectors.datagen",
     "DataStream": "streamrt.datastream",
@@ -87,6 +112,8 @@ _EXPORTS: dict[str, str] = {
     "FilterFunction": "streamrt.functions",
     "FlatMapFunction": "streamrt.functions",
     "GraphError": "streamrt.errors",
+    "IntervalJoin": "streamrt.connected_streams",
+    "IntervalJoined": "streamrt.connected_streams",
     "IteratorSource": "streamrt.connectors.iterator",
     "Job": "streamrt.runtime.job",
     "JobCancelledError": "streamrt.errors",
@@ -94,6 +121,8 @@ _EXPORTS: dict[str, str] = {
     "JobStatistics": "streamrt.runtime.statistics",
     "JobStatus": "streamrt.runtime.job",
     "KeySelector": "streamrt.functions",
+    "KeyedBroadcastProcessFunction": "streamrt.co_functions",
+    "KeyedCoProcessFunction": "streamrt.co_functions",
     "KeyedProcessFunction": "streamrt.functions",
     "KeyedStream": "streamrt.datastream",
     "ListStateDescriptor": "streamrt.state_descriptors",
@@ -103,6 +132,8 @@ _EXPORTS: dict[str, str] = {
     "OutputTag": "streamrt.runtime.output_tag",
     "PrintSink": "streamrt.connectors.print_sink",
     "ProcessFunction": "streamrt.functions",
+    "ProcessJoinFunction": "streamrt.co_functions",
+    "ReadOnlyBroadcastState": "streamrt.runtime.broadcast_state",
     "RecordError": "streamrt.errors",
     "ReduceFunction": "streamrt.functions",
     "ReducingStateDescriptor": "streamrt.state_descriptors",
@@ -122,11 +153,19 @@ __all__ = [
     "MIN_WATERMARK",
     "AggregateFunction",
     "AggregatingStateDescriptor",
+    "BroadcastConnectedStream",
+    "BroadcastProcessFunction",
+    "BroadcastState",
+    "BroadcastStream",
     "ChannelClosedError",
     "CheckpointError",
+    "CoFlatMapFunction",
+    "CoMapFunction",
+    "CoProcessFunction",
     "CollectionSource",
     "CompletedCheckpoint",
     "ConfigError",
+    "ConnectedStreams",
     "ConnectorError",
     "DataGeneratorSource",
     "DataStream",
@@ -135,6 +174,8 @@ __all__ = [
     "FilterFunction",
     "FlatMapFunction",
     "GraphError",
+    "IntervalJoin",
+    "IntervalJoined",
     "IteratorSource",
     "Job",
     "JobCancelledError",
@@ -142,6 +183,8 @@ __all__ = [
     "JobStatistics",
     "JobStatus",
     "KeySelector",
+    "KeyedBroadcastProcessFunction",
+    "KeyedCoProcessFunction",
     "KeyedProcessFunction",
     "KeyedStream",
     "ListStateDescriptor",
@@ -151,6 +194,8 @@ __all__ = [
     "OutputTag",
     "PrintSink",
     "ProcessFunction",
+    "ProcessJoinFunction",
+    "ReadOnlyBroadcastState",
     "RecordError",
     "ReduceFunction",
     "ReducingStateDescriptor",

@@ -4,7 +4,8 @@ PyFlink's ``ConnectedStreams``, ``BroadcastStream``, ``BroadcastConnectedStream`
 ``IntervalJoin``/``IntervalJoined``, the Python way. Each builds one two-input operator node
 whose in-edges say which input they feed (1 or 2); the node always heads its chain. Keyed
 inputs are partitioned by key group with the operator's max parallelism, so equal keys of both
-inputs reach the same subtask and share its keyed state and timers.
+inputs reach the same subtask and share its keyed state and timers. ``output_type`` is accepted
+where PyFlink takes it (so PyFlink code runs unchanged) and unused: values are Python objects.
 """
 
 from __future__ import annotations
@@ -116,7 +117,7 @@ class ConnectedStreams(Generic[IN1, IN2]):
         """Key both inputs: equal keys of either input share state, timers and a subtask."""
         return ConnectedStreams(self.first.key_by(key_selector1), self.second.key_by(key_selector2))
 
-    def map(self, func: CoMapFunction[IN1, IN2, OUT]) -> DataStream[OUT]:
+    def map(self, func: CoMapFunction[IN1, IN2, OUT], output_type: Any = None) -> DataStream[OUT]:
         """``map1`` on the first input's values, ``map2`` on the second's, into one stream."""
         ops.CoMapOperator(func)  # validates the function now, at build time
         make = _per_subtask(func, "Co-Map")
@@ -124,7 +125,9 @@ class ConnectedStreams(Generic[IN1, IN2]):
             "Co-Map", self.first, self.second, lambda: ops.CoMapOperator(make()), *self._keys()
         )
 
-    def flat_map(self, func: CoFlatMapFunction[IN1, IN2, OUT]) -> DataStream[OUT]:
+    def flat_map(
+        self, func: CoFlatMapFunction[IN1, IN2, OUT], output_type: Any = None
+    ) -> DataStream[OUT]:
         """``flat_map1``/``flat_map2``: each value becomes any number of values."""
         ops.CoFlatMapOperator(func)
         make = _per_subtask(func, "Co-Flat Map")
@@ -136,7 +139,9 @@ class ConnectedStreams(Generic[IN1, IN2]):
             *self._keys(),
         )
 
-    def process(self, func: CoProcessFunction[IN1, IN2, OUT]) -> DataStream[OUT]:
+    def process(
+        self, func: CoProcessFunction[IN1, IN2, OUT], output_type: Any = None
+    ) -> DataStream[OUT]:
         """Call ``process_element1``/``process_element2`` per value (timers when keyed).
 
         Raises:
@@ -295,7 +300,9 @@ class IntervalJoined(Generic[IN1, IN2]):
         self.upper_bound_inclusive = False
         return self
 
-    def process(self, func: ProcessJoinFunction[IN1, IN2, OUT]) -> DataStream[OUT]:
+    def process(
+        self, func: ProcessJoinFunction[IN1, IN2, OUT], output_type: Any = None
+    ) -> DataStream[OUT]:
         """Call ``func.process_element(left, right, ctx, out)`` for every pair in the interval.
 
         Raises:

@@ -116,12 +116,10 @@ async def test_results_equal_a_nested_loop_join_and_state_ends_empty(
     assert h.context.metrics.late_records_dropped.count == 0
     h.process_watermark1(MAX_WATERMARK)
     h.process_watermark2(MAX_WATERMARK)
-    backend = h.operator.state_backend
-    assert backend is not None
-    assert backend.table(LEFT_BUFFER, "map") == {}
-    assert backend.table(RIGHT_BUFFER, "map") == {}
-    assert h.operator.timer_service is not None
-    assert h.operator.timer_service.num_event_time_timers() == 0
+    join: Any = h.operator
+    assert join.state_backend.table(LEFT_BUFFER, "map") == {}
+    assert join.state_backend.table(RIGHT_BUFFER, "map") == {}
+    assert join.timer_service.num_event_time_timers() == 0
 
 
 async def test_state_is_cleaned_as_the_watermark_passes_each_buffers_last_use() -> None:

@@ -200,6 +200,7 @@ class BroadcastConnectedStream(Generic[IN1, IN2]):
         self,
         func: BroadcastProcessFunction[IN1, IN2, OUT]
         | KeyedBroadcastProcessFunction[IN1, IN2, OUT],
+        output_type: Any = None,
     ) -> DataStream[OUT]:
         """Run ``func``: ``process_element`` per value, ``process_broadcast_element`` per rule.
 

@@ -17,7 +17,6 @@ from streamrt import (
     GraphError,
     KeyedCoProcessFunction,
     OperatorError,
-    OutputTag,
     StreamExecutionEnvironment,
     WatermarkGenerator,
     WatermarkStrategy,
@@ -29,6 +28,7 @@ from streamrt.runtime.state import ValueState
 from streamrt.runtime.two_input_task import TwoInputTask
 from streamrt.testing import CollectSink, GatedSource, ListSource
 from tests.conftest import bounded, wait_until
+from tests.e2e.pyflink_functions import TAG, MyCoProcessFunction
 
 
 class Label(CoMapFunction[int, str, str]):
@@ -76,21 +76,6 @@ def test_a_two_input_operator_heads_its_chain_and_the_plan_shows_its_inputs(
     assert "[3] label (two inputs)  <- [1] of Task 1 via FORWARD, local, input 1, 2x2 " in text
     assert "[2] of Task 2 via FORWARD, local, input 2, 2x2 channels" in text
     assert [e["input"] for e in graph.describe()["edges"]] == [1, 2]
-
-
-TAG: OutputTag[int] = OutputTag("side")
-
-
-class MyCoProcessFunction(CoProcessFunction):  # type: ignore[type-arg]
-    """PyFlink's test_co_process_side_output function, only its imports changed."""
-
-    def process_element1(self, value, ctx: "CoProcessFunction.Context"):  # type: ignore[override]  # noqa: UP037
-        yield value[0]
-        yield TAG, value[1]
-
-    def process_element2(self, value, ctx: "CoProcessFunction.Context"):  # type: ignore[override]  # noqa: UP037
-        yield value[1]
-        yield TAG, value[0]
 
 
 def test_a_co_process_function_written_for_pyflink_runs_unchanged(

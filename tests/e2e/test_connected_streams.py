@@ -260,3 +260,19 @@ def test_a_failing_co_function_names_its_operator(
     a.connect(b).process(Explodes()).name("explodes").print()
     with pytest.raises(OperatorError, match=r"operator 'explodes' .* ValueError: cannot take 2"):
         env.execute("explodes")
+
+
+def test_interval_join_bounds_and_inputs_are_checked_when_built(
+    env_factory: Callable[..., StreamExecutionEnvironment],
+) -> None:
+    env = env_factory()
+    left = env.from_collection([("k", 1)]).key_by(lambda e: e[0])
+    right = env.from_collection([("k", 2)])
+    with pytest.raises(GraphError, match="needs lower_bound <= upper_bound; got 5 > 1"):
+        left.interval_join(right.key_by(lambda e: e[0])).between(5, 1)
+    with pytest.raises(GraphError, match="lower_bound must be an int of milliseconds; got 1.5"):
+        left.interval_join(right.key_by(lambda e: e[0])).between(1.5, 3)  # type: ignore[arg-type]
+    with pytest.raises(GraphError, match="joins two keyed streams"):
+        left.interval_join(right)  # type: ignore[arg-type]
+    with pytest.raises(GraphError, match="needs a ProcessJoinFunction"):
+        left.interval_join(right.key_by(lambda e: e[0])).between(0, 1).process(Label())  # type: ignore[arg-type]

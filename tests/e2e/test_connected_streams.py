@@ -270,7 +270,7 @@ def test_interval_join_bounds_and_inputs_are_checked_when_built(
     right = env.from_collection([("k", 2)])
     with pytest.raises(GraphError, match="needs lower_bound <= upper_bound; got 5 > 1"):
         left.interval_join(right.key_by(lambda e: e[0])).between(5, 1)
-    with pytest.raises(GraphError, match="lower_bound must be an int of milliseconds; got 1.5"):
+    with pytest.raises(GraphError, match=r"lower_bound must be an int of milliseconds; got 1\.5"):
         left.interval_join(right.key_by(lambda e: e[0])).between(1.5, 3)  # type: ignore[arg-type]
     with pytest.raises(GraphError, match="joins two keyed streams"):
         left.interval_join(right)  # type: ignore[arg-type]

@@ -125,7 +125,7 @@ class ApplyRules(KeyedBroadcastProcessFunction[tuple[str, int], str, Any]):
         out.collect(("ack", value, self.subtask))
 
 
-EVENTS = [(f"user{i % 7}", i) for i in range(60)]
+EVENTS = [(f"user{i % 20}", i) for i in range(60)]
 
 
 def rules_job(
@@ -152,8 +152,11 @@ def of_kind(sink: CollectSink[Any], kind: str) -> list[Any]:
     return [v for v in sink.values if v[0] == kind]
 
 
+@pytest.mark.parametrize("restored_parallelism", [2, 4])
 async def test_rules_reach_every_subtask_and_apply_to_every_later_record(
-    tmp_path: Path, env_factory: Callable[..., StreamExecutionEnvironment]
+    tmp_path: Path,
+    env_factory: Callable[..., StreamExecutionEnvironment],
+    restored_parallelism: int,
 ) -> None:
     env = env_factory(parallelism=3)
     env.enable_checkpointing(3_600_000)
@@ -182,21 +185,21 @@ async def test_rules_reach_every_subtask_and_apply_to_every_later_record(
     states = savepoint.operator_states("apply")
     assert [s["broadcast"] for s in states] == [{"rules": {"r1": True, "r2": True}}] * 3
 
-    # restored at parallelism 2: both new subtasks hold the rules, though no rule is re-read
-    env2 = env_factory(parallelism=2)
+    # restored at another parallelism: every new subtask holds the rules, none is re-read
+    env2 = env_factory(parallelism=restored_parallelism)
     env2.enable_checkpointing(3_600_000)
     events2 = GatedSource(EVENTS, limit=len(EVENTS), batch_size=4)
     rules2 = GatedSource(["r1", "r2", "r3"], limit=2, batch_size=1)
     sink2: CollectSink[Any] = CollectSink()
-    rules_job(env2, events2, rules2, sink2, parallelism=2)
+    rules_job(env2, events2, rules2, sink2, parallelism=restored_parallelism)
     job2 = env2.create_job("rules", restore_from=savepoint.location)
     running2 = asyncio.create_task(job2.run())
     await sink2.wait_for(60)
     assert of_kind(sink2, "ack") == []
     seen2 = of_kind(sink2, "event")
     assert sorted(e[1] for e in seen2) == list(range(60))
-    assert {e[2] for e in seen2} == {0, 1}
+    assert {e[2] for e in seen2} == set(range(restored_parallelism))
     assert all(e[4] == ("r1", "r2") for e in seen2)
     # keyed state moved by key group: each user's count goes on from the savepoint (0 events)
-    assert sorted(e[3] for e in seen2 if e[1] < 7) == [1] * 7
+    assert sorted(e[3] for e in seen2 if e[1] < 20) == [1] * 20
     await cancel_and_expect_cancelled((job2, running2))

@@ -43,18 +43,21 @@ _KEYED_STATES: dict[str, Callable[[Any, str], Any]] = {
 class _Context:
     """The ``ctx`` of both methods and ``on_timer``: read-only or writable broadcast state."""
 
-    __slots__ = ("_collector", "_operator", "_states", "_timer_service", "ts")
+    __slots__ = ("_broadcast_side", "_collector", "_operator", "_states", "_timer_service", "ts")
 
     def __init__(
         self,
         operator: CoBroadcastProcessOperator[Any],
         collector: TimestampedCollector[Any],
         states: dict[str, ReadOnlyBroadcastState[Any, Any]],
+        *,
+        broadcast_side: bool,
     ) -> None:
         self._operator = operator
         self._collector = collector
         self._states = states
         self._timer_service = TwoInputTimerService(operator)
+        self._broadcast_side = broadcast_side
         self.ts: int | None = None
 
     def timestamp(self) -> int | None:
@@ -67,6 +70,12 @@ class _Context:
         return self._operator.current_watermark
 
     def timer_service(self) -> TimerService:
+        if self._broadcast_side:  # a broadcast element has no key to set a timer for
+            msg = (
+                f"operator {self._operator.context.name!r}: process_broadcast_element has no "
+                "timer service (there is no current key); register timers in process_element"
+            )
+            raise GraphError(msg)
         return self._timer_service
 
     def get_broadcast_state(self, descriptor: MapStateDescriptor) -> Any:
@@ -149,8 +158,8 @@ class CoBroadcastProcessOperator(AbstractTwoInputStreamOperator[OUT, Any]):
         writable: dict[str, ReadOnlyBroadcastState[Any, Any]] = {
             n: BroadcastState(m) for n, m in self.broadcast_state.items()
         }
-        self._read_ctx = _Context(self, self._collector, dict(read_only))
-        self._write_ctx = _Context(self, self._collector, writable)
+        self._read_ctx = _Context(self, self._collector, dict(read_only), broadcast_side=False)
+        self._write_ctx = _Context(self, self._collector, writable, broadcast_side=True)
         self._key = context.key_selector
         if self._key is not None:
             self.create_timer_service()

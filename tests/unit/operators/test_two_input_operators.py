@@ -311,3 +311,18 @@ async def test_keyed_broadcast_applies_to_every_keys_state_and_fires_timers() ->
         ("timer", "a", 5),
         ("timer", "a", 6),
     ]
+
+
+async def test_the_broadcast_side_has_no_timers() -> None:
+    class TimerOnRule(KeyedBroadcastProcessFunction[Any, Any, Any]):
+        def process_element(self, value: Any, ctx: Any, out: Any) -> None:
+            pass
+
+        def process_broadcast_element(self, value: Any, ctx: Any, out: Any) -> None:
+            ctx.timer_service().register_event_time_timer(5)
+
+    harness = await TwoInputOperatorHarness(
+        CoBroadcastProcessOperator(TimerOnRule(), (RULES,)), key_selector1=lambda v: v
+    ).open()
+    with pytest.raises(GraphError, match="process_broadcast_element has no timer service"):
+        harness.process_element2("rule")

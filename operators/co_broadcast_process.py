@@ -218,6 +218,7 @@ class CoBroadcastProcessOperator(AbstractTwoInputStreamOperator[OUT, Any]):
         """Restore keyed state, timers and the broadcast state (in place: views stay bound)."""
         super().load_state_dict(state)
         for name, entries in state.get(BROADCAST_STATE, {}).items():
-            if name in self.broadcast_state:
-                self.broadcast_state[name].clear()
-                self.broadcast_state[name].update(entries)
+            # a state no descriptor names any more is kept (and checkpointed) unread, as Flink
+            live = self.broadcast_state.setdefault(name, {})
+            live.clear()
+            live.update(entries)

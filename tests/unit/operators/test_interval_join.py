@@ -71,6 +71,7 @@ side = st.lists(st.tuples(st.sampled_from("ab"), st.integers(0, 30)), min_size=3
 )  # i makes values distinct
 
 
+@pytest.mark.slow
 @settings(max_examples=100, deadline=None)
 @given(
     left=side,

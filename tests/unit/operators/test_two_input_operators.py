@@ -15,6 +15,7 @@ from operators import (
 from streamrt import (
     MIN_WATERMARK,
     BroadcastProcessFunction,
+    BroadcastState,
     CoFlatMapFunction,
     CoMapFunction,
     CoProcessFunction,
@@ -23,6 +24,7 @@ from streamrt import (
     KeyedCoProcessFunction,
     MapStateDescriptor,
     OutputTag,
+    ReadOnlyBroadcastState,
     ValueStateDescriptor,
 )
 from streamrt.functions import RuntimeContext
@@ -326,3 +328,42 @@ async def test_the_broadcast_side_has_no_timers() -> None:
     ).open()
     with pytest.raises(GraphError, match="process_broadcast_element has no timer service"):
         harness.process_element2("rule")
+
+
+def test_broadcast_state_views() -> None:
+    entries: dict[str, int] = {}
+    state = BroadcastState(entries)
+    view = ReadOnlyBroadcastState(entries)
+    assert view.is_empty()
+    state.put_all({"a": 1, "b": 2})
+    state.put("c", 3)
+    state.remove("b")
+    state.remove("missing")
+    assert (list(view), list(view.keys()), list(view.values())) == (["a", "c"], ["a", "c"], [1, 3])
+    assert (len(view), view.get("a"), view.get("b", 0), view.contains("c")) == (2, 1, 0, True)
+    state.clear()
+    assert len(view) == 0
+    assert not hasattr(view, "put")
+
+
+class ProcessingTimeout(KeyedCoProcessFunction[Any, Any, Any]):
+    def process_element1(self, value: Any, ctx: Any, out: Any) -> None:
+        now = ctx.timer_service().current_processing_time()
+        ctx.timer_service().register_processing_time_timer(now + 10)
+
+    def process_element2(self, value: Any, ctx: Any, out: Any) -> None:
+        now = ctx.timer_service().current_processing_time()
+        ctx.timer_service().delete_processing_time_timer(now + 10)
+
+    def on_timer(self, timestamp: int, ctx: Any, out: Any) -> None:
+        out.collect((ctx.get_current_key(), timestamp, ctx.timestamp()))
+
+
+async def test_processing_time_timers_of_either_input_share_the_key() -> None:
+    harness = await keyed_harness(ProcessingTimeout()).open()
+    harness.advance_processing_time(100)
+    harness.process_element1(("a",), 1)
+    harness.process_element1(("b",), 2)
+    harness.process_element2(("b",), 3)  # deletes b's timer: the same key, from input 2
+    harness.advance_processing_time(110)
+    assert [StreamRecord(("a", 110, 110))] == harness.emitted

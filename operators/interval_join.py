@@ -167,7 +167,7 @@ class IntervalJoinOperator(AbstractTwoInputStreamOperator[OUT, ProcessJoinFuncti
         others = self._right.get(key)
         if others:
             low, high = ts + self.lower_bound, ts + self.upper_bound
-            for other_ts, values in list(others.items()):
+            for other_ts, values in others.items():  # the user function cannot touch it
                 if low <= other_ts <= high:
                     for other in values:
                         self._emit(value, other, ts, other_ts, record)
@@ -186,7 +186,7 @@ class IntervalJoinOperator(AbstractTwoInputStreamOperator[OUT, ProcessJoinFuncti
         others = self._left.get(key)
         if others:
             low, high = ts - self.upper_bound, ts - self.lower_bound
-            for other_ts, values in list(others.items()):
+            for other_ts, values in others.items():  # the user function cannot touch it
                 if low <= other_ts <= high:
                     for other in values:
                         self._emit(other, value, other_ts, ts, record)

@@ -6,9 +6,10 @@ A left element at ``t`` joins every right element of the same key at ``t + lower
 in keyed state, ``key -> {timestamp: [values]}``; an element first joins the other side's
 buffer, then waits in its own for later arrivals. A cleanup timer per element removes its
 timestamp's bucket once the watermark has passed the last moment anything could still join
-it, so state stays bounded by the watermark. Elements behind the watermark are late: dropped
-and counted in ``late_records_dropped``. A pair's result carries ``max(left_ts, right_ts)``.
-Differences: late elements have no side output yet; buffers are plain dicts in keyed state.
+it, so state stays bounded by the watermark. Elements behind the watermark are late: sent to
+the side's late-data output tag when one is set, else dropped and counted in
+``late_records_dropped``. A pair's result carries ``max(left_ts, right_ts)``. Differences:
+buffers are plain dicts in keyed state.
 """
 
 from __future__ import annotations
@@ -98,6 +99,8 @@ class IntervalJoinOperator(AbstractTwoInputStreamOperator[OUT, ProcessJoinFuncti
         function: called per pair.
         lower_bound / upper_bound: the interval, in ms, relative to the left timestamp.
         lower_bound_inclusive / upper_bound_inclusive: whether the bounds themselves join.
+        left_late_tag / right_late_tag: side outputs for each side's late elements
+            (Flink's ``sideOutputLeftLateData``/``sideOutputRightLateData``).
 
     Raises:
         GraphError: ``function`` is not a ``ProcessJoinFunction``.
@@ -111,6 +114,8 @@ class IntervalJoinOperator(AbstractTwoInputStreamOperator[OUT, ProcessJoinFuncti
         *,
         lower_bound_inclusive: bool = True,
         upper_bound_inclusive: bool = True,
+        left_late_tag: OutputTag[Any] | None = None,
+        right_late_tag: OutputTag[Any] | None = None,
     ) -> None:
         if not isinstance(function, ProcessJoinFunction):
             msg = f"interval join process() needs a ProcessJoinFunction; got {function!r}"
@@ -119,6 +124,7 @@ class IntervalJoinOperator(AbstractTwoInputStreamOperator[OUT, ProcessJoinFuncti
         self.lower_bound = lower_bound if lower_bound_inclusive else lower_bound + 1
         self.upper_bound = upper_bound if upper_bound_inclusive else upper_bound - 1
         self._process: JoinCallable = join_form(function.process_element)
+        self._late_tags = (left_late_tag, right_late_tag)
 
     def setup(self, context: OperatorContext, output: Output[OUT]) -> None:
         """Build collector, context and timers; both inputs must be keyed."""
@@ -159,7 +165,7 @@ class IntervalJoinOperator(AbstractTwoInputStreamOperator[OUT, ProcessJoinFuncti
         """A left element: join the right buffer in ``[ts + lower, ts + upper]``, then wait."""
         ts = self._timestamp(record)
         if ts < self.current_watermark:
-            self.metrics.late_records_dropped.count += 1
+            self._late(record, self._late_tags[0])
             return
         value = record.value
         key = self.state_backend.current_key = self._key1(value)  # type: ignore[union-attr]
@@ -178,7 +184,7 @@ class IntervalJoinOperator(AbstractTwoInputStreamOperator[OUT, ProcessJoinFuncti
         """A right element: join the left buffer in ``[ts - upper, ts - lower]``, then wait."""
         ts = self._timestamp(record)
         if ts < self.current_watermark:
-            self.metrics.late_records_dropped.count += 1
+            self._late(record, self._late_tags[1])
             return
         value = record.value
         key = self.state_backend.current_key = self._key2(value)  # type: ignore[union-attr]
@@ -192,6 +198,12 @@ class IntervalJoinOperator(AbstractTwoInputStreamOperator[OUT, ProcessJoinFuncti
                         self._emit(other, value, other_ts, ts, record)
         lower = self.lower_bound
         self.timer_service.register_event_time_timer(ts - lower if lower < 0 else ts)  # type: ignore[union-attr]
+
+    def _late(self, record: StreamRecord[Any], tag: OutputTag[Any] | None) -> None:
+        if tag is None:
+            self.metrics.late_records_dropped.count += 1
+        else:
+            self.output.collect_side(tag, StreamRecord(record.value, record.timestamp))
 
     def _emit(
         self, left: Any, right: Any, left_ts: int, right_ts: int, record: StreamRecord[Any]

@@ -25,6 +25,7 @@ from streamrt.co_functions import (
 )
 from streamrt.datastream import DataStream, KeyedStream, _Input, _per_subtask
 from streamrt.errors import GraphError
+from streamrt.runtime.output_tag import OutputTag
 from streamrt.runtime.partitioners import BroadcastPartitioner
 from streamrt.runtime.stream_graph import NodeKind
 from streamrt.state_descriptors import MapStateDescriptor
@@ -239,6 +240,13 @@ class BroadcastConnectedStream(Generic[IN1, IN2]):
         )
 
 
+def _tag(tag: Any) -> OutputTag[Any]:
+    if not isinstance(tag, OutputTag):
+        msg = f"a late-data side output needs an OutputTag; got {tag!r}"
+        raise GraphError(msg)
+    return tag
+
+
 def _milliseconds(value: Any, what: str) -> int:
     # PyFlink passes Time/Duration objects; ours are plain milliseconds
     if hasattr(value, "to_milliseconds"):
@@ -290,6 +298,8 @@ class IntervalJoined(Generic[IN1, IN2]):
         self.upper_bound = upper_bound
         self.lower_bound_inclusive = True
         self.upper_bound_inclusive = True
+        self.left_late_tag: OutputTag[Any] | None = None
+        self.right_late_tag: OutputTag[Any] | None = None
 
     def lower_bound_exclusive(self) -> Self:
         """Exclude pairs exactly at the lower bound."""
@@ -299,6 +309,16 @@ class IntervalJoined(Generic[IN1, IN2]):
     def upper_bound_exclusive(self) -> Self:
         """Exclude pairs exactly at the upper bound."""
         self.upper_bound_inclusive = False
+        return self
+
+    def side_output_left_late_data(self, tag: OutputTag[IN1]) -> Self:
+        """Send late left elements to side output ``tag`` instead of dropping them."""
+        self.left_late_tag = _tag(tag)
+        return self
+
+    def side_output_right_late_data(self, tag: OutputTag[IN2]) -> Self:
+        """Send late right elements to side output ``tag`` instead of dropping them."""
+        self.right_late_tag = _tag(tag)
         return self
 
     def process(
@@ -314,6 +334,7 @@ class IntervalJoined(Generic[IN1, IN2]):
             raise GraphError(msg)
         lower, upper = self.lower_bound, self.upper_bound
         lower_inclusive, upper_inclusive = self.lower_bound_inclusive, self.upper_bound_inclusive
+        left_late, right_late = self.left_late_tag, self.right_late_tag
         make = _per_subtask(func, "Interval Join")
         return _two_input_stream(
             "Interval Join",
@@ -325,6 +346,8 @@ class IntervalJoined(Generic[IN1, IN2]):
                 upper,
                 lower_bound_inclusive=lower_inclusive,
                 upper_bound_inclusive=upper_inclusive,
+                left_late_tag=left_late,
+                right_late_tag=right_late,
             ),
             _key_selector(self.left),
             _key_selector(self.right),

@@ -14,9 +14,12 @@ from streamrt import (
     CoFlatMapFunction,
     CoMapFunction,
     CoProcessFunction,
+    DataStream,
     GraphError,
     KeyedCoProcessFunction,
     OperatorError,
+    OutputTag,
+    ProcessJoinFunction,
     StreamExecutionEnvironment,
     WatermarkGenerator,
     WatermarkStrategy,
@@ -276,3 +279,44 @@ def test_interval_join_bounds_and_inputs_are_checked_when_built(
         left.interval_join(right)  # type: ignore[arg-type]
     with pytest.raises(GraphError, match="needs a ProcessJoinFunction"):
         left.interval_join(right.key_by(lambda e: e[0])).between(0, 1).process(Label())  # type: ignore[arg-type]
+
+
+class JoinIds(ProcessJoinFunction[Any, Any, Any]):
+    def process_element(self, left: Any, right: Any, ctx: Any, out: Any) -> None:
+        out.collect((left[1], right[1]))
+
+
+async def test_late_interval_join_elements_reach_the_late_data_side_output(
+    env_factory: Callable[..., StreamExecutionEnvironment],
+) -> None:
+    env = env_factory(parallelism=1)
+    per_batch = WatermarkStrategy.for_generator(EveryBatch).with_timestamp_assigner(
+        lambda e, _: e[1]
+    )
+    left = GatedSource([("k", 100), ("k", 10)], limit=1, batch_size=1)
+    right = GatedSource([("k", 102)], limit=1, batch_size=1)
+    late: OutputTag[Any] = OutputTag("late left")
+    joined: DataStream[Any] = (
+        env.from_source(left, per_batch, "left")
+        .key_by(lambda e: e[0])
+        .interval_join(env.from_source(right, per_batch, "right").key_by(lambda e: e[0]))
+        .between(0, 5)
+        .side_output_left_late_data(late)
+        .process(JoinIds())
+    )
+    pairs: CollectSink[Any] = CollectSink()
+    late_left: CollectSink[Any] = CollectSink()
+    joined.sink_to(pairs)
+    joined.get_side_output(late).sink_to(late_left)
+    job = env.create_job("late")
+    running = asyncio.create_task(job.run())
+    await bounded(job.started.wait())
+    [task] = [t for t in job.tasks if isinstance(t, TwoInputTask)]
+    # the right input has ended (idle): event time is the left input's 100
+    await wait_until(lambda: task.chain.head.current_watermark == 100, what="event time 100")  # type: ignore[attr-defined]
+    left.open_to(2)  # (k, 10) is behind it
+    await bounded(running)
+    assert pairs.values == [(100, 102)]
+    assert late_left.values == [("k", 10)]
+    assert late_left.records == [(("k", 10), 10)]
+    assert task.chain.head_context.metrics.late_records_dropped.count == 0

@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 
 from operators import IntervalJoinOperator
 from operators.interval_join import LEFT_BUFFER, RIGHT_BUFFER
-from streamrt import MAX_WATERMARK, GraphError, ProcessJoinFunction, RecordError
+from streamrt import MAX_WATERMARK, GraphError, OutputTag, ProcessJoinFunction, RecordError
 from streamrt.runtime.elements import StreamRecord
 from streamrt.testing import TwoInputOperatorHarness
 
@@ -200,3 +200,18 @@ async def test_pyflinks_yielding_form_and_user_errors_follow_the_policy() -> Non
     failing.process_element1(("k", 1), 5)
     with pytest.raises(ValueError, match="bad pair"):
         failing.process_element2(("k", 2), 5)
+
+
+async def test_late_elements_go_to_their_sides_late_data_output_when_one_is_set() -> None:
+    left_late: OutputTag[Any] = OutputTag("left-late")
+    h = await TwoInputOperatorHarness(
+        IntervalJoinOperator(Pair(), 0, 5, left_late_tag=left_late),
+        key_selector1=lambda v: v[0],
+        key_selector2=lambda v: v[0],
+    ).open()
+    h.process_watermark1(100)
+    h.process_watermark2(100)
+    h.process_element1(("k", "late left"), 99)
+    h.process_element2(("k", "late right"), 50)
+    assert [(left_late, StreamRecord(("k", "late left"), 99))] == h.emitted[1:]
+    assert h.context.metrics.late_records_dropped.count == 1  # the right one: no tag, dropped

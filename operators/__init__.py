@@ -3,14 +3,19 @@
 Layout: ``base`` (lifecycle defaults, keyed state, timers, user functions), then one module per
 operator: ``map``, ``filter``, ``flat_map``, ``reduce``, ``keyed_aggregation``, ``process``,
 ``timestamps_and_watermarks``, ``source``, ``sink``, ``window`` (with ``window_contents``,
-``window_contexts``, ``window_state`` and ``merging_window_set``). Operators build on
-``streamrt.runtime`` and ``streamrt.functions`` only; the DataStream API in ``streamrt``
-creates them.
+``window_contexts``, ``window_state`` and ``merging_window_set``); two-input operators build on
+``two_input`` (``co_map``, ``co_process``, ``co_broadcast_process``, ``interval_join``).
+Operators build on ``streamrt.runtime`` and ``streamrt.functions`` only; the DataStream API
+in ``streamrt`` creates them.
 """
 
 from operators.base import AbstractStreamOperator, AbstractUdfStreamOperator
+from operators.co_broadcast_process import CoBroadcastProcessOperator
+from operators.co_map import CoFlatMapOperator, CoMapOperator
+from operators.co_process import CoProcessOperator
 from operators.filter import FilterOperator
 from operators.flat_map import FlatMapOperator
+from operators.interval_join import IntervalJoinOperator
 from operators.keyed_aggregation import Aggregation, KeyedAggregationOperator
 from operators.map import MapOperator
 from operators.process import ProcessOperator
@@ -18,14 +23,21 @@ from operators.reduce import ReduceOperator
 from operators.sink import SinkOperator
 from operators.source import SourceOperator
 from operators.timestamps_and_watermarks import TimestampsAndWatermarksOperator
+from operators.two_input import AbstractTwoInputStreamOperator
 from operators.window import WindowOperator
 
 __all__ = [
     "AbstractStreamOperator",
+    "AbstractTwoInputStreamOperator",
     "AbstractUdfStreamOperator",
     "Aggregation",
+    "CoBroadcastProcessOperator",
+    "CoFlatMapOperator",
+    "CoMapOperator",
+    "CoProcessOperator",
     "FilterOperator",
     "FlatMapOperator",
+    "IntervalJoinOperator",
     "KeyedAggregationOperator",
     "MapOperator",
     "ProcessOperator",

@@ -11,7 +11,7 @@ from __future__ import annotations
 import copy
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, replace
-from typing import TYPE_CHECKING, Any, Generic, Protocol, Self, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, Protocol, Self, TypeVar, overload
 
 import operators as ops
 from streamrt.connectors.collect import CollectSink
@@ -47,7 +47,14 @@ from streamrt.runtime.stream_graph import ChainingStrategy, NodeKind, StreamGrap
 from streamrt.runtime.watermark_strategy import WatermarkStrategy
 
 if TYPE_CHECKING:
+    from streamrt.connected_streams import (
+        BroadcastConnectedStream,
+        BroadcastStream,
+        ConnectedStreams,
+        IntervalJoin,
+    )
     from streamrt.join import CoGroupedStreams, JoinedStreams
+    from streamrt.state_descriptors import MapStateDescriptor
     from streamrt.windowed_stream import AllWindowedStream, WindowedStream
     from streamrt.windowing.assigners import WindowAssigner
 
@@ -300,6 +307,22 @@ class DataStream(_OperatorHandle, Generic[T]):
             inputs.extend(stream._inputs)  # noqa: SLF001  (same class)
         return DataStream(self._env, tuple(inputs))
 
+    @overload
+    def connect(self, other: BroadcastStream[U]) -> BroadcastConnectedStream[T, U]: ...
+    @overload
+    def connect(self, other: DataStream[U]) -> ConnectedStreams[T, U]: ...
+    def connect(
+        self, other: DataStream[U] | BroadcastStream[U]
+    ) -> ConnectedStreams[T, U] | BroadcastConnectedStream[T, U]:
+        """Connect with ``other`` for a two-input operator (``map``/``flat_map``/``process``).
+
+        With a ``BroadcastStream`` (``broadcast(descriptor)``) the result runs a
+        ``(Keyed)BroadcastProcessFunction`` that reads the broadcast state.
+        """
+        from streamrt.connected_streams import connect  # the API module built on this one
+
+        return connect(self, other)  # type: ignore[no-any-return]
+
     def get_side_output(self, tag: OutputTag[U]) -> DataStream[U]:
         """The records this operator emitted to side output ``tag``."""
         node = self._operator_node("get_side_output")
@@ -409,9 +432,23 @@ class DataStream(_OperatorHandle, Generic[T]):
         """A random downstream subtask per record."""
         return self._partition(ShufflePartitioner())
 
-    def broadcast(self) -> DataStream[T]:
-        """Every record to every downstream subtask."""
-        return self._partition(BroadcastPartitioner())
+    @overload
+    def broadcast(self) -> DataStream[T]: ...
+    @overload
+    def broadcast(
+        self, descriptor: MapStateDescriptor, /, *descriptors: MapStateDescriptor
+    ) -> BroadcastStream[T]: ...
+    def broadcast(self, *descriptors: MapStateDescriptor) -> DataStream[T] | BroadcastStream[T]:
+        """Every record to every downstream subtask.
+
+        With ``MapStateDescriptor``s: a ``BroadcastStream`` whose elements maintain that
+        broadcast state, for ``other.connect(broadcast_stream).process(...)``.
+        """
+        if not descriptors:
+            return self._partition(BroadcastPartitioner())
+        from streamrt.connected_streams import BroadcastStream  # the API module built on this one
+
+        return BroadcastStream(self, descriptors)
 
     def global_(self) -> DataStream[T]:
         """Everything to downstream subtask 0 (``global`` is a Python keyword)."""
@@ -468,6 +505,12 @@ class KeyedStream(DataStream[T], Generic[T, K]):
 
     def _key_selector(self) -> Callable[[Any], Any] | None:
         return self._selector
+
+    def interval_join(self, other: KeyedStream[U, K]) -> IntervalJoin[T, U]:
+        """Join with ``other`` by key and timestamp interval (``.between(lower, upper)``)."""
+        from streamrt.connected_streams import IntervalJoin  # the API module built on this one
+
+        return IntervalJoin(self, other)
 
     def reduce(self, func: Callable[[T, T], T] | ReduceFunction[T]) -> DataStream[T]:
         """Rolling reduce: emit ``func(previous result, value)`` for every value, per key."""

@@ -1,7 +1,9 @@
 """The chained job graph as text or as a Mermaid flowchart (``streamrt plan``).
 
 Shows what runs where: each task (chain) with its operators, parallelism and max parallelism,
-and each edge between tasks with its partitioner, side-output tag and channel type.
+and each edge between tasks with its partitioner, side-output tag and channel type; an edge
+into a two-input operator says which input it feeds, and the operator is marked
+``(two inputs)``.
 """
 
 from __future__ import annotations
@@ -19,7 +21,10 @@ def _edge_label(edge: JobEdge) -> str:
     label = edge.partitioner.describe()
     if edge.tag is not None:
         label += f" [side output {edge.tag.tag_id!r}]"
-    return f"{label}, {edge.channel_kind}"
+    label = f"{label}, {edge.channel_kind}"
+    if edge.type_number:
+        label += f", input {edge.type_number}"
+    return label
 
 
 def render_plan(graph: JobGraph, fmt: str = "text") -> str:
@@ -64,6 +69,8 @@ def _render_text(graph: JobGraph) -> str:
             )
         for node in vertex.nodes:
             kind = "" if node.kind is NodeKind.OPERATOR else f" ({node.kind.value})"
+            if node.two_inputs:
+                kind = " (two inputs)"
             origin = ""
             if node.node_id in chained_from:
                 origin = f"  <- [{chained_from[node.node_id]}] chained"

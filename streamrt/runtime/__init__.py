@@ -11,7 +11,9 @@ fan-out. At the chain's end a ``RecordWriterOutput`` hands the record to its
 picks a ``LocalChannel`` (``channel``) and appends to that channel's open buffer. The buffer
 crosses the channel whole; an ``InputTask`` (``input_task``) polls it from its ``InputGate``
 (``input_gate``), runs watermarks through the valve (``watermark_valve``) and aligns
-checkpoint barriers, and pushes the records into its own chain, down to a sink operator. The
+checkpoint barriers, and pushes the records into its own chain, down to a sink operator (a
+``TwoInputTask``, ``two_input_task``, does the same for a two-input head, with a valve per input
+and ``process_element1``/``process_element2``). The
 ``Job`` (``job``) builds tasks and channels from the chained ``JobGraph`` (``job_graph``,
 ``stream_graph``) and runs them in one TaskGroup; the ``CheckpointCoordinator`` triggers
 barriers at the sources and collects acknowledgements.

@@ -96,6 +96,7 @@ class OperatorChain:
                 processing_time=processing_time,
                 key_selector=node.key_selector,
                 error_policy=node.error_policy,
+                key_selector2=node.key_selector2,
             )
         # one RecordWriterOutput per out-edge, built first (Flink's createChainOutputs)
         self.record_writer_outputs: dict[int, RecordWriterOutput[Any]] = {

@@ -30,6 +30,7 @@ from streamrt.runtime.record_writer import RecordWriter, create_record_writer
 from streamrt.runtime.source_task import SourceTask
 from streamrt.runtime.state_assignment import assign_states
 from streamrt.runtime.task import StreamTask, TaskDeployment, TaskListener
+from streamrt.runtime.two_input_task import TwoInputTask
 
 __all__ = ["ChannelPlacement", "Deployment", "deploy"]
 
@@ -100,6 +101,8 @@ class _Deployer:
             raise ConfigError(msg)
         self.result = Deployment()
         self.inputs: dict[_Subtask, list[LocalChannel]] = {}
+        #: per consumer subtask, the input (1 or 2) each of its channels feeds (two-input heads)
+        self.input_numbers: dict[_Subtask, list[int]] = {}
         self.pumps: dict[_Subtask, list[ExternalChannelPump]] = {}
         self.writers: dict[_Subtask, dict[int, RecordWriter]] = {}
 
@@ -130,7 +133,9 @@ class _Deployer:
 
     def channel(self, edge: JobEdge, producer: int, consumer: int, label: str) -> LocalChannel:
         channel = LocalChannel(self.config.channel_capacity, label)
-        self.inputs.setdefault((edge.target_vertex.vertex_id, consumer), []).append(channel)
+        key = (edge.target_vertex.vertex_id, consumer)
+        self.inputs.setdefault(key, []).append(channel)
+        self.input_numbers.setdefault(key, []).append(edge.type_number)
         self.result.channels.append(ChannelPlacement(edge, producer, consumer, channel))
         return channel
 
@@ -203,4 +208,11 @@ class _Deployer:
         )
         if vertex.is_source:
             return SourceTask(deployment)
+        if vertex.head.two_inputs:
+            return TwoInputTask(
+                deployment,
+                self.inputs[key],
+                self.input_numbers[key],
+                pumps=self.pumps.get(key, ()),
+            )
         return InputTask(deployment, self.inputs[key], pumps=self.pumps.get(key, ()))

@@ -2,10 +2,11 @@
 
 Port of Flink's ``StreamingJobGraphGenerator``. An edge is chained (a plain call inside one
 task) when all of these hold (flink-reference.md §3.5): the downstream node has exactly one
-input edge; chaining is enabled; the edge is FORWARD and crosses no external channel; the
-parallelism is equal; the upstream node is not NEVER; the downstream node is ALWAYS (HEAD and
-NEVER start a chain). Every other edge becomes a ``JobEdge`` between two ``JobVertex``es,
-realized at runtime as channels.
+input edge and is not a two-input operator (which always heads its chain, Flink's
+``TwoInputStreamTask``); chaining is enabled; the edge is FORWARD and crosses no external
+channel; the parallelism is equal; the upstream node is not NEVER; the downstream node is
+ALWAYS (HEAD and NEVER start a chain). Every other edge becomes a ``JobEdge`` between two
+``JobVertex``es, realized at runtime as channels.
 
 Resolution happens here too: default parallelism, max parallelism (Flink's default derived
 from parallelism), the default partitioner (forward at equal parallelism, else rebalance), and
@@ -68,6 +69,11 @@ class JobEdge:
     def channel(self) -> Any:
         """``None`` for local channels; otherwise the external channel's spec."""
         return self.stream_edge.channel
+
+    @property
+    def type_number(self) -> int:
+        """The input of a two-input target the edge feeds (1 or 2); 0 for one-input targets."""
+        return self.stream_edge.type_number
 
     @property
     def channel_kind(self) -> str:
@@ -173,6 +179,7 @@ class JobGraph:
                     "partitioner": e.partitioner.describe(),
                     "side_output": e.tag.tag_id if e.tag is not None else None,
                     "channel": e.channel_kind,
+                    "input": e.type_number,
                 }
                 for e in self.edges
             ],
@@ -240,6 +247,7 @@ def create_job_graph(
         up, down = graph.nodes[edge.source_id], graph.nodes[edge.target_id]
         return (
             chaining_enabled
+            and not down.two_inputs
             and len([e for e in down.in_edges if e.source_id in kept]) == 1
             and isinstance(partitioners[edge.edge_id], ForwardPartitioner)
             and edge.channel is None

@@ -28,11 +28,14 @@ __all__ = [
     "Input",
     "OperatorContext",
     "StreamOperator",
+    "TwoInputStreamOperator",
     "operator_failure",
     "raise_operator_failure",
 ]
 
 IN = TypeVar("IN")
+IN1 = TypeVar("IN1")
+IN2 = TypeVar("IN2")
 
 
 class Input(Protocol[IN]):
@@ -67,7 +70,9 @@ class OperatorContext:
         object_reuse: whether chained hops pass records without copying.
         metrics: the operator's counters.
         processing_time: wall-clock time and timers delivered as task mails.
-        key_selector: set for operators on a keyed stream; extracts the state key of a value.
+        key_selector: set for operators on a keyed stream; extracts the state key of a value
+            (of the first input of a two-input operator).
+        key_selector2: the second input's key selector of a keyed two-input operator.
         error_policy: what to do when the user function raises (``failed_records``).
     """
 
@@ -83,6 +88,7 @@ class OperatorContext:
     processing_time: ProcessingTimeService
     key_selector: Callable[[Any], Any] | None = None
     error_policy: ErrorPolicy = "fail"
+    key_selector2: Callable[[Any], Any] | None = None
 
 
 def operator_failure(context: OperatorContext, exc: Exception, where: str = "") -> OperatorError:
@@ -149,6 +155,41 @@ class StreamOperator(Input[IN], Protocol[IN]):
 
     async def close(self) -> None:
         """Release resources; runs exactly once, also after a failure."""
+        ...
+
+
+class TwoInputStreamOperator(StreamOperator[IN1], Protocol[IN1, IN2]):
+    """An operator with two inputs (Flink's ``TwoInputStreamOperator``), heading its chain.
+
+    The task feeding it calls ``process_element1``/``process_element2`` with the records of
+    each input, and each input's own combined watermark and status (one valve per input); the
+    operator advances its event time to the minimum of the two (Flink's
+    ``processWatermark1/2``) and forwards that. The one-input ``process_element`` is never
+    called; ``process_watermark`` is what the combined watermark goes through.
+    """
+
+    def process_element1(self, record: StreamRecord[IN1], /) -> None:
+        """Handle one record of the first input."""
+        ...
+
+    def process_element2(self, record: StreamRecord[IN2], /) -> None:
+        """Handle one record of the second input."""
+        ...
+
+    def process_watermark1(self, watermark: Watermark, /) -> None:
+        """The first input's watermark advanced."""
+        ...
+
+    def process_watermark2(self, watermark: Watermark, /) -> None:
+        """The second input's watermark advanced."""
+        ...
+
+    def process_watermark_status1(self, status: WatermarkStatus, /) -> None:
+        """The first input went idle or active."""
+        ...
+
+    def process_watermark_status2(self, status: WatermarkStatus, /) -> None:
+        """The second input went idle or active."""
         ...
 
 

@@ -81,6 +81,10 @@ class KeyedStateBackend:
         """Snapshots of state ``name`` hold ``snapshot_filter(table)`` (TTL cleanup)."""
         self._filters[name] = snapshot_filter
 
+    def keys_of(self, name: str) -> list[Any]:
+        """The keys that have a value in state ``name`` (none if it was never declared)."""
+        return list(self._tables.get(name, ()))
+
     def keys(self) -> set[Any]:
         """Every key that has any state."""
         return {k for t in self._tables.values() for k in t}

@@ -9,6 +9,9 @@ parallelism:
   partitioner uses, so each key's state arrives where its records will;
 * a source's split positions are merged and given to every subtask; each reader takes the
   positions of the splits it owns (a Kafka partition is a split);
+* broadcast state (``"broadcast"``: operator state that is the same on every subtask) is
+  replicated: new subtask ``i`` gets the copy of old subtask ``i mod old parallelism``, as
+  Flink's round-robin assignment of broadcast state;
 * any other non-empty state of an operator (operator state that cannot be split) is an error
   naming the operator.
 
@@ -33,6 +36,8 @@ logger = logging.getLogger(__name__)
 
 #: the parts of an operator's state_dict that are keyed (redistributable by key group)
 _KEYED_PARTS = ("keyed", "timers")
+#: the parts that every subtask holds a full copy of (broadcast state)
+_REPLICATED_PARTS = ("broadcast",)
 
 
 def assign_states(
@@ -94,7 +99,9 @@ def _redistribute(
     if len(old) == parallelism:
         return old
     for state in old:
-        unsplittable = sorted(k for k, v in state.items() if k not in _KEYED_PARTS and v)
+        unsplittable = sorted(
+            k for k, v in state.items() if k not in _KEYED_PARTS + _REPLICATED_PARTS and v
+        )
         if unsplittable:
             msg = (
                 f"operator {name!r} (uid {uid!r}) has operator state {unsplittable} that cannot "
@@ -109,6 +116,10 @@ def _redistribute(
         return operator_index_for_key_group(max_parallelism, parallelism, group)
 
     states: list[dict[str, Any]] = [{} for _ in range(parallelism)]
+    for subtask, state in enumerate(states):
+        for part in _REPLICATED_PARTS:
+            if part in old[subtask % len(old)]:
+                state[part] = old[subtask % len(old)][part]
     keyed = [s["keyed"] for s in old if s.get("keyed")]
     if keyed:
         for state in states:

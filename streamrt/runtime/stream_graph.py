@@ -48,7 +48,11 @@ class StreamNode:
         parallelism: ``None`` until resolved to the environment's default.
         max_parallelism: ``None`` until resolved; the number of key groups of keyed state.
         chaining: the node's chaining strategy.
-        key_selector: for operators on a keyed stream: extracts the state key of a value.
+        key_selector: for operators on a keyed stream: extracts the state key of a value (of
+            the first input, for a two-input operator).
+        key_selector2: the key selector of a keyed two-input operator's second input.
+        two_inputs: the operator has two inputs (Flink's ``TwoInputStreamOperator``): its
+            in-edges say which input they feed, and it always heads its chain.
         source: the ``Source`` of a source node.
         watermark_strategy: the ``WatermarkStrategy`` a source node applies.
         uid: an optional stable id for state (defaults to the node id).
@@ -67,6 +71,8 @@ class StreamNode:
     max_parallelism: int | None = None
     chaining: ChainingStrategy = ChainingStrategy.ALWAYS
     key_selector: Callable[[Any], Any] | None = None
+    key_selector2: Callable[[Any], Any] | None = None
+    two_inputs: bool = False
     source: Any = None
     watermark_strategy: Any = None
     uid: str | None = None
@@ -93,6 +99,8 @@ class StreamEdge:
         tag: the side output carried, ``None`` for the main output.
         channel: how the edge crosses tasks: ``None`` for local channels; connectors may set a
             spec (a Kafka topic) that replaces the local channel.
+        type_number: which input of a two-input operator the edge feeds (1 or 2; Flink's
+            ``StreamEdge.typeNumber``); 0 for a one-input operator.
     """
 
     edge_id: int
@@ -101,6 +109,7 @@ class StreamEdge:
     partitioner: StreamPartitioner | None = None
     tag: OutputTag[Any] | None = None
     channel: Any = None
+    type_number: int = 0
 
 
 @dataclass
@@ -122,9 +131,12 @@ class StreamGraph:
         partitioner: StreamPartitioner | None = None,
         tag: OutputTag[Any] | None = None,
         channel: Any = None,
+        type_number: int = 0,
     ) -> StreamEdge:
-        """Connect two nodes."""
-        edge = StreamEdge(len(self.edges), source_id, target_id, partitioner, tag, channel)
+        """Connect two nodes (``type_number``: the input of a two-input target, 1 or 2)."""
+        edge = StreamEdge(
+            len(self.edges), source_id, target_id, partitioner, tag, channel, type_number
+        )
         self.edges.append(edge)
         self.nodes[source_id].out_edges.append(edge)
         self.nodes[target_id].in_edges.append(edge)

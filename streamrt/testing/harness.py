@@ -95,6 +95,7 @@ class OperatorHarness(Generic[T]):
     Args:
         operator: the operator under test (a fresh instance).
         key_selector: makes the operator keyed (state, timers).
+        key_selector2: the second input's key selector (two-input operators).
         subtask_index / parallelism: its place.
         name: its name in errors.
     """
@@ -108,6 +109,7 @@ class OperatorHarness(Generic[T]):
         parallelism: int = 1,
         name: str = "operator under test",
         error_policy: ErrorPolicy = "fail",
+        key_selector2: Callable[[Any], Any] | None = None,
     ) -> None:
         self.operator = operator
         self.processing_time = ManualProcessingTimeService()
@@ -125,6 +127,7 @@ class OperatorHarness(Generic[T]):
             processing_time=self.processing_time,
             key_selector=key_selector,
             error_policy=error_policy,
+            key_selector2=key_selector2,
         )
         operator.setup(self.context, self.output)
 

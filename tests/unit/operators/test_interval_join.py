@@ -1,0 +1,217 @@
+"""The interval join operator against a nested-loop reference; cleanup, lateness, errors."""
+
+from __future__ import annotations
+
+import random
+from typing import Any
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from operators import IntervalJoinOperator
+from operators.interval_join import LEFT_BUFFER, RIGHT_BUFFER
+from streamrt import MAX_WATERMARK, GraphError, OutputTag, ProcessJoinFunction, RecordError
+from streamrt.runtime.elements import StreamRecord
+from streamrt.testing import TwoInputOperatorHarness
+
+#: how far each side's records may arrive out of order (its watermark trails by this + 1)
+DISORDER = 5
+
+
+class Pair(ProcessJoinFunction[Any, Any, Any]):
+    def process_element(self, left: Any, right: Any, ctx: Any, out: Any) -> None:
+        assert ctx.get_timestamp() == max(ctx.get_left_timestamp(), ctx.get_right_timestamp())
+        out.collect((left, right))
+
+
+def harness(
+    lower: int, upper: int, *, lower_inclusive: bool = True, upper_inclusive: bool = True
+) -> TwoInputOperatorHarness:
+    operator = IntervalJoinOperator(
+        Pair(),
+        lower,
+        upper,
+        lower_bound_inclusive=lower_inclusive,
+        upper_bound_inclusive=upper_inclusive,
+    )
+    return TwoInputOperatorHarness(
+        operator, key_selector1=lambda v: v[0], key_selector2=lambda v: v[0]
+    )
+
+
+def reference(
+    left: list[tuple[str, int, int]],
+    right: list[tuple[str, int, int]],
+    lower: int,
+    upper: int,
+    lower_inclusive: bool,
+    upper_inclusive: bool,
+) -> list[tuple[Any, Any, int]]:
+    """Every pair of equal key with the right timestamp inside the left one's interval."""
+    pairs = []
+    for lv in left:
+        for rv in right:
+            delta = rv[1] - lv[1]
+            above = delta >= lower if lower_inclusive else delta > lower
+            below = delta <= upper if upper_inclusive else delta < upper
+            if lv[0] == rv[0] and above and below:
+                pairs.append((lv, rv, max(lv[1], rv[1])))
+    return sorted(pairs)
+
+
+def arrival_order(values: list[tuple[str, int, int]], seed: int) -> list[tuple[str, int, int]]:
+    """Out of order by at most ``DISORDER``: sorted by timestamp plus a jitter in 0..DISORDER."""
+    rng = random.Random(seed)
+    return sorted(values, key=lambda v: v[1] + rng.randint(0, DISORDER))
+
+
+side = st.lists(st.tuples(st.sampled_from("ab"), st.integers(0, 30)), min_size=3, max_size=25).map(
+    lambda vs: [(k, ts, i) for i, (k, ts) in enumerate(vs)]
+)  # i makes values distinct
+
+
+@pytest.mark.slow
+@settings(max_examples=100, deadline=None)
+@given(
+    left=side,
+    right=side,
+    bounds=st.tuples(st.integers(-10, 10), st.integers(-10, 10)).map(sorted),
+    lower_inclusive=st.booleans(),
+    upper_inclusive=st.booleans(),
+    seed=st.integers(0, 2**16),
+)
+async def test_results_equal_a_nested_loop_join_and_state_ends_empty(
+    left: list[tuple[str, int, int]],
+    right: list[tuple[str, int, int]],
+    bounds: list[int],
+    lower_inclusive: bool,
+    upper_inclusive: bool,
+    seed: int,
+) -> None:
+    lower, upper = bounds
+    h = await harness(
+        lower, upper, lower_inclusive=lower_inclusive, upper_inclusive=upper_inclusive
+    ).open()
+    rng = random.Random(seed)
+    pending = [(1, v) for v in arrival_order(left, seed)]
+    pending_right = [(2, v) for v in arrival_order(right, seed + 1)]
+    highest = {1: -1, 2: -1}
+    # interleave the two sides at random, each side keeping its own arrival order
+    while pending or pending_right:
+        take_left = pending and (not pending_right or rng.random() < 0.5)
+        number, value = (pending if take_left else pending_right).pop(0)
+        if number == 1:
+            h.process_element1(value, value[1])
+        else:
+            h.process_element2(value, value[1])
+        if value[1] > highest[number]:
+            highest[number] = value[1]
+            # bounded out-of-orderness: no later record of this side is at or below this
+            mark = highest[number] - DISORDER - 1
+            (h.process_watermark1 if number == 1 else h.process_watermark2)(mark)
+    joined = sorted(
+        (e.value[0], e.value[1], e.timestamp) for e in h.emitted if isinstance(e, StreamRecord)
+    )
+    assert reference(left, right, lower, upper, lower_inclusive, upper_inclusive) == joined
+    assert h.context.metrics.late_records_dropped.count == 0
+    h.process_watermark1(MAX_WATERMARK)
+    h.process_watermark2(MAX_WATERMARK)
+    join: Any = h.operator
+    assert join.state_backend.table(LEFT_BUFFER, "map") == {}
+    assert join.state_backend.table(RIGHT_BUFFER, "map") == {}
+    assert join.timer_service.num_event_time_timers() == 0
+
+
+async def test_state_is_cleaned_as_the_watermark_passes_each_buffers_last_use() -> None:
+    h = await harness(-2, 3).open()
+    h.process_element1(("k", "L10"), 10)  # joins right elements at 8..13: kept until 13
+    h.process_element2(("k", "R10"), 10)  # joins left elements at 7..12: kept until 12
+    join: Any = h.operator
+    backend = join.state_backend
+    h.process_watermark1(12)
+    h.process_watermark2(12)
+    assert backend.table(RIGHT_BUFFER, "map") == {}
+    assert backend.table(LEFT_BUFFER, "map") == {"k": {10: [("k", "L10")]}}
+    h.process_watermark1(13)
+    h.process_watermark2(13)
+    assert backend.table(LEFT_BUFFER, "map") == {}
+    assert h.values() == [(("k", "L10"), ("k", "R10"))]
+
+
+async def test_late_elements_are_dropped_and_counted() -> None:
+    h = await harness(0, 5).open()
+    h.process_watermark1(100)
+    h.process_watermark2(100)
+    h.process_element1(("k", "late left"), 99)
+    h.process_element2(("k", "late right"), 50)
+    h.process_element1(("k", "on time"), 100)
+    h.process_element2(("k", "partner"), 104)
+    assert h.values() == [(("k", "on time"), ("k", "partner"))]
+    assert h.context.metrics.late_records_dropped.count == 2
+
+
+async def test_records_without_timestamps_are_refused_naming_the_operator() -> None:
+    h = await harness(0, 5).open()
+    with pytest.raises(RecordError, match="'operator under test' got a record without a timestamp"):
+        h.process_element1(("k", 1))
+
+
+def test_the_function_must_be_a_process_join_function() -> None:
+    with pytest.raises(GraphError, match="needs a ProcessJoinFunction"):
+        IntervalJoinOperator(lambda a, b: None, 0, 1)  # type: ignore[arg-type]
+
+
+class Yields(ProcessJoinFunction[Any, Any, Any]):
+    """PyFlink's form: ``process_element(left, right, ctx)`` yields."""
+
+    def process_element(self, left: Any, right: Any, ctx: Any) -> Any:  # type: ignore[override]
+        yield f"{left[1]}+{right[1]}@{ctx.get_timestamp()}"
+
+
+async def test_pyflinks_yielding_form_and_user_errors_follow_the_policy() -> None:
+    h = await TwoInputOperatorHarness(
+        IntervalJoinOperator(Yields(), -1, 1),
+        key_selector1=lambda v: v[0],
+        key_selector2=lambda v: v[0],
+    ).open()
+    h.process_element1(("k", "a"), 5)
+    h.process_element2(("k", "b"), 6)
+    assert h.values() == ["a+b@6"]
+
+    class Fails(ProcessJoinFunction[Any, Any, Any]):
+        def process_element(self, left: Any, right: Any, ctx: Any, out: Any) -> None:
+            raise ValueError("bad pair")
+
+    skipping = await TwoInputOperatorHarness(
+        IntervalJoinOperator(Fails(), 0, 0),
+        key_selector1=lambda v: v[0],
+        key_selector2=lambda v: v[0],
+        error_policy="skip",
+    ).open()
+    skipping.process_element1(("k", 1), 5)
+    skipping.process_element2(("k", 2), 5)
+    assert skipping.context.metrics.errors.count == 1
+    failing = await TwoInputOperatorHarness(
+        IntervalJoinOperator(Fails(), 0, 0),
+        key_selector1=lambda v: v[0],
+        key_selector2=lambda v: v[0],
+    ).open()
+    failing.process_element1(("k", 1), 5)
+    with pytest.raises(ValueError, match="bad pair"):
+        failing.process_element2(("k", 2), 5)
+
+
+async def test_late_elements_go_to_their_sides_late_data_output_when_one_is_set() -> None:
+    left_late: OutputTag[Any] = OutputTag("left-late")
+    h = await TwoInputOperatorHarness(
+        IntervalJoinOperator(Pair(), 0, 5, left_late_tag=left_late),
+        key_selector1=lambda v: v[0],
+        key_selector2=lambda v: v[0],
+    ).open()
+    h.process_watermark1(100)
+    h.process_watermark2(100)
+    h.process_element1(("k", "late left"), 99)
+    h.process_element2(("k", "late right"), 50)
+    assert [(left_late, StreamRecord(("k", "late left"), 99))] == h.emitted[1:]
+    assert h.context.metrics.late_records_dropped.count == 1  # the right one: no tag, dropped

@@ -21,6 +21,7 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from streamrt.async_io import AsyncFunction
     from streamrt.connectors.collection import CollectionSource
     from streamrt.connectors.datagen import DataGeneratorSource
     from streamrt.connectors.iterator import IteratorSource
@@ -74,6 +75,7 @@ _EXPORTS: dict[str, str] = {
     "MIN_WATERMARK": "streamrt.runtime.elements",
     "AggregateFunction": "streamrt.functions",
     "AggregatingStateDescriptor": "streamrt.state_descriptors",
+    "AsyncFunction": "streamrt.async_io",
     "ChannelClosedError": "streamrt.errors",
     "CheckpointError": "streamrt.errors",
     "CollectionSource": "streamrt.connectors.collection",
@@ -122,6 +124,7 @@ __all__ = [
     "MIN_WATERMARK",
     "AggregateFunction",
     "AggregatingStateDescriptor",
+    "AsyncFunction",
     "ChannelClosedError",
     "CheckpointError",
     "CollectionSource",

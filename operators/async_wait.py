@@ -62,6 +62,9 @@ class AsyncWaitOperator(AbstractUdfStreamOperator[IN, OUT, Any]):
         self._invoke = invoker_of(function)
         self._fallback = timeout_fallback_of(function)
         self._timeout_s = None if options.timeout_ms is None else options.timeout_ms / 1000
+        # decided once: without a timeout or retries, the user's coroutine is the whole request
+        plain = options.timeout_ms is None and options.retries == 0
+        self._make_request = self._invoke if plain else self._request
         self._capacity = options.capacity
         self._queue: AsyncQueue = OrderedQueue() if options.ordered else UnorderedQueue()
         #: records (value, timestamp) and watermarks that arrived while the queue was full
@@ -162,7 +165,7 @@ class AsyncWaitOperator(AbstractUdfStreamOperator[IN, OUT, Any]):
     # -- requests -------------------------------------------------------------------------------
     def _start(self, value: Any, timestamp: int | None) -> None:
         entry = AsyncEntry(value, timestamp)
-        task = asyncio.get_running_loop().create_task(self._request(value))
+        task = asyncio.get_running_loop().create_task(self._make_request(value))
         entry.task = task
         self._running.add(task)
         task.add_done_callback(functools.partial(self._on_done, entry))

@@ -15,7 +15,7 @@ from __future__ import annotations
 import copy
 import inspect
 from abc import ABC, abstractmethod
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
@@ -28,7 +28,7 @@ IN = TypeVar("IN")
 OUT = TypeVar("OUT")
 
 #: ``fn(value)`` for ``map_async``: an ``async def`` returning the result.
-AsyncCallable = Callable[[Any], Awaitable[Any]]
+AsyncCallable = Callable[[Any], Coroutine[Any, Any, Any]]
 
 
 class AsyncFunction(ABC, Generic[IN, OUT]):

@@ -9,7 +9,7 @@ function object is.
 from __future__ import annotations
 
 import copy
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Callable, Coroutine, Iterable
 from dataclasses import dataclass, replace
 from typing import Any, Generic, Protocol, Self, TypeVar
 
@@ -264,7 +264,7 @@ class DataStream(_OperatorHandle, Generic[T]):
 
     def map_async(
         self,
-        func: AsyncFunction[T, U] | Callable[[T], Awaitable[U]],
+        func: AsyncFunction[T, U] | Callable[[T], Coroutine[Any, Any, U]],
         *,
         capacity: int = 100,
         ordered: bool = True,

@@ -24,6 +24,7 @@ from __future__ import annotations
 import asyncio
 import copy
 import functools
+import inspect
 import reprlib
 from collections import deque
 from typing import Any, TypeVar
@@ -93,7 +94,7 @@ class AsyncWaitOperator(AbstractUdfStreamOperator[IN, OUT, Any]):
         """Open the function; start the requests of a restored checkpoint again."""
         function = self.user_function
         if isinstance(function, AsyncFunction):
-            await function.open(RuntimeContext(self.context, self.state_backend))
+            await _maybe_await(function.open(RuntimeContext(self.context, self.state_backend)))
         for item in self._restored:
             self._overflow.append(Watermark(item[1]) if item[0] == "w" else (item[1], item[2]))
         self._restored = []
@@ -119,7 +120,7 @@ class AsyncWaitOperator(AbstractUdfStreamOperator[IN, OUT, Any]):
             await asyncio.gather(*running, return_exceptions=True)
         function = self.user_function
         if isinstance(function, AsyncFunction):
-            await function.close()
+            await _maybe_await(function.close())
 
     # -- input --------------------------------------------------------------------------------
     def process_element(self, record: StreamRecord[IN]) -> None:
@@ -196,7 +197,7 @@ class AsyncWaitOperator(AbstractUdfStreamOperator[IN, OUT, Any]):
             if not deadline.expired():
                 raise  # the function's own TimeoutError: an error like any other
             if self._fallback is not None:
-                return await self._fallback(value)
+                return await _maybe_await(self._fallback(value))
             msg = (
                 f"no result within timeout_ms={self.options.timeout_ms} for value "
                 f"{_repr.repr(value)}"
@@ -325,3 +326,8 @@ def _error_of(entry: AsyncEntry) -> Exception | None:
         return exc
     msg = f"the async request raised {type(exc).__name__}: {exc}"
     return RuntimeError(msg)
+
+
+async def _maybe_await(result: Any) -> Any:
+    """``result``, awaited when a hook was an ``async def`` (PyFlink's hooks are plain defs)."""
+    return await result if inspect.isawaitable(result) else result

@@ -36,8 +36,9 @@ class AsyncFunction(ABC, Generic[IN, OUT]):
 
     Subclass it when the lookup needs a client made once per subtask (in ``open``) and closed
     at the end (in ``close``), or a fallback for requests that time out. Each parallel subtask
-    gets its own copy. ``async_invoke`` runs as an asyncio task beside the job's record path:
-    it may await anything, but must not touch the operator's state.
+    gets its own copy. ``open``, ``close`` and ``timeout`` may also be plain ``def``s (as in
+    PyFlink); ``async_invoke`` must be an ``async def``. It runs as an asyncio task beside the
+    job's record path: it may await anything, but must not touch the operator's state.
     """
 
     async def open(self, runtime_context: RuntimeContext) -> None:
@@ -115,17 +116,16 @@ def async_function_factory(
 
     Raises:
         GraphError: ``function`` is neither an ``async def`` nor an ``AsyncFunction`` (whose
-            ``async_invoke`` and ``timeout`` must be ``async def``), or cannot be copied.
+            ``async_invoke`` must be an ``async def``), or cannot be copied.
     """
     if isinstance(function, AsyncFunction):
         kind = type(function).__name__
-        for method in ("async_invoke", "open", "close", "timeout"):
-            if not inspect.iscoroutinefunction(getattr(function, method)):
-                msg = (
-                    f"map_async() needs {kind}.{method} to be an `async def`; it is a plain "
-                    "function (write `async def " + method + "(...)`)"
-                )
-                raise GraphError(msg)
+        if not inspect.iscoroutinefunction(function.async_invoke):
+            msg = (
+                f"map_async() needs {kind}.async_invoke to be an `async def`; it is a plain "
+                "function (write `async def async_invoke(self, value): ...`)"
+            )
+            raise GraphError(msg)
         try:
             copy.deepcopy(function)
         except Exception as exc:
@@ -153,7 +153,9 @@ def invoker_of(function: AsyncFunction[Any, Any] | AsyncCallable) -> AsyncCallab
     return function
 
 
-def timeout_fallback_of(function: AsyncFunction[Any, Any] | AsyncCallable) -> AsyncCallable | None:
+def timeout_fallback_of(
+    function: AsyncFunction[Any, Any] | AsyncCallable,
+) -> Callable[[Any], Any] | None:
     """The ``timeout`` override of an ``AsyncFunction``, or ``None`` (a timeout is an error)."""
     if isinstance(function, AsyncFunction) and _overrides_timeout(function):
         return function.timeout

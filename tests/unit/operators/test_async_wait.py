@@ -7,6 +7,8 @@ mailbox (``run_mails``), as they would through a task's.
 from __future__ import annotations
 
 import asyncio
+import re
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -304,3 +306,46 @@ def test_async_functions_and_async_callables_are_accepted() -> None:
     stream.map_async(Lookup()).on_error("skip")
     stream.map_async(async_lookup, capacity=1, timeout_ms=1, retries=3, ordered=False)
     stream.map_async(Pending())
+
+
+class PyFlinkStyle(AsyncFunction[int, int]):
+    """PyFlink's form: plain ``open``/``close``/``timeout``, a list of results per value."""
+
+    def __init__(self) -> None:
+        self.events: list[str] = []
+
+    def open(self, runtime_context: Any) -> None:  # type: ignore[override]
+        self.events.append(f"open {runtime_context.subtask_index}")
+
+    async def async_invoke(self, value: int) -> list[int]:  # type: ignore[override]
+        if value == 3:
+            await asyncio.Event().wait()  # never answers: times out
+        return [value, value * 100]
+
+    def timeout(self, value: int) -> list[int]:  # type: ignore[override]
+        return [-value]
+
+    def close(self) -> None:  # type: ignore[override]
+        self.events.append("close")
+
+
+async def test_a_pyflink_style_async_function_runs_with_flat_results() -> None:
+    function = PyFlinkStyle()
+    operator: AsyncWaitOperator[Any, Any] = AsyncWaitOperator(
+        function, AsyncOptions(flat=True, timeout_ms=50)
+    )
+    h: OperatorHarness[Any] = OperatorHarness(operator)
+    await h.open()
+    h.process_elements([1, 3, 2])
+    await bounded(h.close())
+    assert h.values() == [1, 100, -3, 2, 200]
+    assert function.events == ["open 0", "close"]
+
+
+def test_the_example_in_the_docs_runs(capsys: pytest.CaptureFixture[str]) -> None:
+    docs = Path(__file__).resolve().parents[3] / "docs" / "async-io.md"
+    example = re.search(r"```python\n(.*?)```", docs.read_text(), re.S)
+    assert example is not None
+    exec(compile(example.group(1), str(docs), "exec"), {"__name__": "docs"})
+    expected = [{"user": u, "tier": "gold" if u % 3 == 0 else "basic"} for u in range(1, 7)]
+    assert capsys.readouterr().out == f"{expected}\n"

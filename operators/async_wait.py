@@ -102,6 +102,7 @@ class AsyncWaitOperator(AbstractUdfStreamOperator[IN, OUT, Any]):
 
     async def finish(self) -> None:
         """End of input: wait for every request and emit every result (and watermark)."""
+        self._emit_ready()  # what may leave without waiting (a restored watermark at the head)
         while self._overflow or self._queue:
             if not self._completed:
                 await self._wait_progress()
@@ -298,7 +299,9 @@ class AsyncWaitOperator(AbstractUdfStreamOperator[IN, OUT, Any]):
         state = super().snapshot_state()
         pending = self._pending()
         if pending:
-            state["in_flight"] = pending
+            # operator list state: split evenly across subtasks when restored at another
+            # parallelism (state_assignment), as Flink's AsyncWaitOperator's ListState is
+            state["operator_lists"] = {"in_flight": pending}
         return state
 
     def state_dict(self) -> dict[str, Any]:
@@ -306,13 +309,13 @@ class AsyncWaitOperator(AbstractUdfStreamOperator[IN, OUT, Any]):
         state = super().state_dict()
         pending = self._pending()
         if pending:
-            state["in_flight"] = copy.deepcopy(pending)
+            state["operator_lists"] = {"in_flight": copy.deepcopy(pending)}
         return state
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         """Keep the restored requests; ``open`` starts them again."""
         super().load_state_dict(state)
-        self._restored = list(state.get("in_flight", ()))
+        self._restored = list(state.get("operator_lists", {}).get("in_flight", ()))
 
 
 def _error_of(entry: AsyncEntry) -> Exception | None:

@@ -9,6 +9,9 @@ parallelism:
   partitioner uses, so each key's state arrives where its records will;
 * a source's split positions are merged and given to every subtask; each reader takes the
   positions of the splits it owns (a Kafka partition is a split);
+* operator list state (an operator's ``"operator_lists"``: lists by name, e.g. the requests an
+  async operator had in flight) is concatenated over the old subtasks and split into even,
+  contiguous parts, one per new subtask (Flink's even-split redistribution of ``ListState``);
 * any other non-empty state of an operator (operator state that cannot be split) is an error
   naming the operator.
 
@@ -33,6 +36,8 @@ logger = logging.getLogger(__name__)
 
 #: the parts of an operator's state_dict that are keyed (redistributable by key group)
 _KEYED_PARTS = ("keyed", "timers")
+#: the part holding operator list state (lists by name, split evenly across subtasks)
+_LIST_PART = "operator_lists"
 
 
 def assign_states(
@@ -94,7 +99,9 @@ def _redistribute(
     if len(old) == parallelism:
         return old
     for state in old:
-        unsplittable = sorted(k for k, v in state.items() if k not in _KEYED_PARTS and v)
+        unsplittable = sorted(
+            k for k, v in state.items() if k not in (*_KEYED_PARTS, _LIST_PART) and v
+        )
         if unsplittable:
             msg = (
                 f"operator {name!r} (uid {uid!r}) has operator state {unsplittable} that cannot "
@@ -129,7 +136,22 @@ def _redistribute(
             for domain in ("event", "processing"):
                 for timestamp, key in part[domain]:
                     states[owner(key)]["timers"][domain].append((timestamp, key))
+    _split_lists(old, states)
     return states
+
+
+def _split_lists(old: list[dict[str, Any]], states: list[dict[str, Any]]) -> None:
+    """Concatenate each operator list over ``old`` (in subtask order) and deal even parts."""
+    names = {name: None for state in old for name in state.get(_LIST_PART) or {}}
+    parallelism = len(states)
+    for name in names:
+        items = [item for state in old for item in (state.get(_LIST_PART) or {}).get(name, ())]
+        for index, state in enumerate(states):
+            part = items[
+                index * len(items) // parallelism : (index + 1) * len(items) // parallelism
+            ]
+            if part:
+                state.setdefault(_LIST_PART, {})[name] = part
 
 
 def _redistribute_task(

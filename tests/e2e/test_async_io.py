@@ -380,7 +380,7 @@ async def test_a_restore_reissues_the_requests_in_flight_at_the_checkpoint(
     checkpoint = await bounded(job.checkpoint())
     await cancel_and_expect_cancelled((job, running))
     assert checkpoint.operator_states("lookup") == [
-        {"in_flight": [("r", v, None) for v in range(5, 10)]}
+        {"operator_lists": {"in_flight": [("r", v, None) for v in range(5, 10)]}}
     ]
     before = list(sink.values)
 
@@ -393,6 +393,55 @@ async def test_a_restore_reissues_the_requests_in_flight_at_the_checkpoint(
     assert [v * 10 for v in range(5, count)] == sink2.values  # every result exactly once
     assert server.attempts == Tally(
         {**dict.fromkeys(range(count), 1), **dict.fromkeys(range(5, 10), 2)}
+    )
+
+
+@pytest.mark.parametrize("parallelisms", [(2, 1), (1, 3)])
+async def test_requests_in_flight_are_split_across_subtasks_when_restored_at_another_parallelism(
+    env_factory: Callable[..., StreamExecutionEnvironment],
+    server: LookupServer,
+    tmp_path: Path,
+    parallelisms: tuple[int, int],
+) -> None:
+    before, after = parallelisms
+    count = 40
+    server.hold = lambda v: v >= 10  # 10..19 are in flight at the checkpoint
+
+    def build(env: StreamExecutionEnvironment, limit: int, parallelism: int) -> CollectSink[int]:
+        sink: CollectSink[int] = CollectSink()
+        (
+            env.from_source(GatedSource(range(count), limit), source_name="numbers")
+            .rebalance()
+            .map_async(HttpLookup(server.url), capacity=20)
+            .name("lookup")
+            .uid("lookup")
+            .set_parallelism(parallelism)
+            .sink_to(sink)
+            .set_parallelism(1)
+        )
+        return sink
+
+    env = env_factory()
+    env.enable_checkpointing(3_600_000, storage=tmp_path)
+    sink = build(env, 20, before)
+    job = env.create_job("async rescale")
+    running = asyncio.create_task(job.run())
+    await wait_until(lambda: server.held == 10 and len(sink.values) == 10, what="10 held, 10 out")
+    checkpoint = await bounded(job.checkpoint())
+    await cancel_and_expect_cancelled((job, running))
+    states = checkpoint.operator_states("lookup")
+    assert len(states) == before
+    in_flight = [e for s in states for e in s["operator_lists"]["in_flight"]]
+    assert sorted(in_flight) == [("r", v, None) for v in range(10, 20)]
+
+    server.release()
+    env2 = env_factory()
+    env2.enable_checkpointing(3_600_000, storage=tmp_path)
+    sink2 = build(env2, count, after)
+    await bounded(env2.create_job("async rescale", restore_from=checkpoint.location).run())
+    assert sorted(sink.values + sink2.values) == [v * 10 for v in range(count)]  # each once
+    assert server.attempts == Tally(
+        {**dict.fromkeys(range(count), 1), **dict.fromkeys(range(10, 20), 2)}
     )
 
 

@@ -193,7 +193,7 @@ async def test_a_checkpoint_holds_what_is_pending_and_a_restore_starts_it_again(
     fn.finish(1)
     await settled(h, op, 1)  # 1 out; 4 started
     state = op.snapshot_state()
-    assert state == {"in_flight": [("r", 2, 2), ("w", 3), ("r", 4, 4)]}
+    assert state == {"operator_lists": {"in_flight": [("r", 2, 2), ("w", 3), ("r", 4, 4)]}}
     assert op.state_dict() == state
     running = list(op._running)
     await op.close()

@@ -9,6 +9,9 @@ map_async(capacity=c) -> sink`` on one subtask for c = 1, 10, 100. Both use one
 ``env.execute`` uses when installed). Prints lookups/s and each job's ratio to the
 baseline measured in the same round (median over rounds).
 
+A second table runs the same cases against an in-process lookup that only sleeps 10 ms (no
+HTTP): what the operator itself sustains when the client library costs nothing.
+
     python -m bench.async_io [--records N] [--rounds R] [--delay-ms D]
 """
 
@@ -20,7 +23,8 @@ import statistics
 import subprocess
 import sys
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Coroutine
+from typing import Any
 
 import aiohttp
 from aiohttp import web
@@ -86,12 +90,34 @@ async def baseline(url: str, records: int) -> int:
     return len(results)
 
 
-async def streamrt_job(url: str, records: int, capacity: int) -> int:
+def sleeping_lookup(delay_ms: float) -> Callable[[int], Coroutine[Any, Any, int]]:
+    """A lookup that only waits: the service without the HTTP client's cost."""
+
+    async def lookup(value: int) -> int:
+        await asyncio.sleep(delay_ms / 1000)
+        return value * 10
+
+    return lookup
+
+
+async def sleeping_baseline(delay_ms: float, records: int) -> int:
+    """The hand-written loop around ``sleeping_lookup``: a task per value, 100 at a time."""
+    semaphore = asyncio.Semaphore(100)
+    lookup = sleeping_lookup(delay_ms)
+
+    async def one(v: int) -> int:
+        async with semaphore:
+            return await lookup(v)
+
+    return len(await asyncio.gather(*(one(v) for v in range(records))))
+
+
+async def streamrt_job(url: str, records: int, capacity: int, function: Any = None) -> int:
     env = StreamExecutionEnvironment(parallelism=1, buffer_timeout_ms=100)
     sink: CollectSink[int] = CollectSink()
     (
         env.from_collection(range(records))
-        .map_async(HttpLookup(url), capacity=capacity)
+        .map_async(function or HttpLookup(url), capacity=capacity)
         .name("lookup")
         .sink_to(sink)
     )
@@ -109,31 +135,42 @@ async def timed(run: Callable[[], Awaitable[int]], records: int) -> float:
 
 
 async def measure(url: str, args: argparse.Namespace) -> None:
-    n = args.records
-    cases: dict[str, tuple[int, Callable[[], Awaitable[int]]]] = {
-        # capacity 1 is 100 lookups/s at best: fewer records keep the run short
-        "map_async capacity=1": (max(1, n // 50), lambda: streamrt_job(url, max(1, n // 50), 1)),
-        "map_async capacity=10": (n // 5, lambda: streamrt_job(url, n // 5, 10)),
-        "map_async capacity=100": (n, lambda: streamrt_job(url, n, 100)),
-    }
-    rates: dict[str, list[float]] = {"asyncio loop, semaphore 100": [], **{c: [] for c in cases}}
-    ratios: dict[str, list[float]] = {name: [] for name in cases}
     await timed(lambda: baseline(url, 500), 500)  # warm up the service and the loop
-    for _ in range(args.rounds):
-        for name, (records, case) in cases.items():
-            base = await timed(lambda: baseline(url, n), n)
-            rate = await timed(case, records)
-            rates["asyncio loop, semaphore 100"].append(base)
-            rates[name].append(rate)
-            ratios[name].append(rate / base)
-    print(
-        f"{n} lookups (capacity 1: {n // 50}, 10: {n // 5}), {args.delay_ms} ms service, ", end=""
+    print(f"HTTP service in a subprocess ({args.delay_ms} ms per lookup)")
+    await table(args, lambda records: baseline(url, records), lambda r, c: streamrt_job(url, r, c))
+    sleeper = sleeping_lookup(args.delay_ms)
+    print(f"\nin-process lookup that sleeps {args.delay_ms} ms (no HTTP)")
+    await table(
+        args,
+        lambda records: sleeping_baseline(args.delay_ms, records),
+        lambda r, c: streamrt_job(url, r, c, sleeper),
     )
+
+
+async def table(
+    args: argparse.Namespace,
+    loop: Callable[[int], Awaitable[int]],
+    job: Callable[[int, int], Awaitable[int]],
+) -> None:
+    """One table: the loop and map_async at capacity 1/10/100, alternately, median of rounds."""
+    n = args.records
+    sizes = {1: max(1, n // 50), 10: n // 5, 100: n}  # capacity 1 is 100 lookups/s at best
+    names = {c: f"map_async capacity={c}" for c in sizes}
+    base_name = "asyncio loop, semaphore 100"
+    rates: dict[str, list[float]] = {base_name: [], **{names[c]: [] for c in sizes}}
+    ratios: dict[str, list[float]] = {names[c]: [] for c in sizes}
+    for _ in range(args.rounds):
+        for capacity, records in sizes.items():
+            base = await timed(lambda: loop(n), n)
+            rate = await timed(lambda: job(records, capacity), records)  # noqa: B023
+            rates[base_name].append(base)
+            rates[names[capacity]].append(rate)
+            ratios[names[capacity]].append(rate / base)
+    print(f"{n} lookups (capacity 1: {sizes[1]}, 10: {sizes[10]}), ", end="")
     print(f"{args.rounds} rounds, median of rounds")
     print(f"{'case':32} {'lookups/s':>12} {'ratio to loop':>14}")
-    base_rate = statistics.median(rates["asyncio loop, semaphore 100"])
-    print(f"{'asyncio loop, semaphore 100':32} {base_rate:>12,.0f} {'1.00':>14}")
-    for name in cases:
+    print(f"{base_name:32} {statistics.median(rates[base_name]):>12,.0f} {'1.00':>14}")
+    for name in ratios:
         print(
             f"{name:32} {statistics.median(rates[name]):>12,.0f} "
             f"{statistics.median(ratios[name]):>14.2f}"

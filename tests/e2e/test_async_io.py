@@ -242,7 +242,7 @@ def timeout_job(
     sink: CollectSink[int] = CollectSink()
     looked_up = (
         env.from_collection(list(range(20)))
-        .map_async(HttpLookup(server.url), capacity=20, timeout_ms=150)
+        .map_async(HttpLookup(server.url), capacity=20, timeout_ms=300)
         .name("lookup")
         .on_error(policy)
     )
@@ -250,17 +250,19 @@ def timeout_job(
     return looked_up, sink
 
 
+@pytest.mark.slow
 async def test_a_timeout_fails_the_job_naming_the_operator_and_the_value(
     env_factory: Callable[..., StreamExecutionEnvironment], server: LookupServer
 ) -> None:
     env = env_factory()
     timeout_job(env, server, "fail")
-    with pytest.raises(OperatorError, match=r"'lookup'.*TimeoutError.*timeout_ms=150") as info:
+    with pytest.raises(OperatorError, match=r"'lookup'.*TimeoutError.*timeout_ms=300") as info:
         await bounded(env.execute_async("timeouts"))
     assert isinstance(info.value.__cause__, TimeoutError)
     assert re.search(r"for value (0|5|10|15)\b", str(info.value))
 
 
+@pytest.mark.slow
 async def test_skip_counts_the_timed_out_records(
     env_factory: Callable[..., StreamExecutionEnvironment], server: LookupServer
 ) -> None:
@@ -272,6 +274,7 @@ async def test_skip_counts_the_timed_out_records(
     assert (stats.records_in, stats.records_out, stats.errors) == (20, 16, 4)
 
 
+@pytest.mark.slow
 async def test_side_output_carries_the_timed_out_values(
     env_factory: Callable[..., StreamExecutionEnvironment], server: LookupServer
 ) -> None:
@@ -284,7 +287,7 @@ async def test_side_output_carries_the_timed_out_values(
     assert [(f.value, f.operator, f.error_type) for f in failed.values] == [
         (v, "lookup", "TimeoutError") for v in sorted(SLOW)
     ]
-    assert "timeout_ms=150" in failed.values[0].error_message
+    assert "timeout_ms=300" in failed.values[0].error_message
     assert result.statistics.operator("lookup").errors == 4
 
 
@@ -293,6 +296,7 @@ class WithFallback(HttpLookup):
         return -value
 
 
+@pytest.mark.slow
 async def test_an_async_function_may_answer_a_timeout_with_a_fallback(
     env_factory: Callable[..., StreamExecutionEnvironment], server: LookupServer
 ) -> None:
@@ -300,7 +304,7 @@ async def test_an_async_function_may_answer_a_timeout_with_a_fallback(
     env = env_factory()
     out = await bounded(
         env.from_collection(list(range(20)))
-        .map_async(WithFallback(server.url), timeout_ms=150)
+        .map_async(WithFallback(server.url), timeout_ms=300)
         .execute_and_collect_async()
     )
     assert [-v if v in SLOW else v * 10 for v in range(20)] == out

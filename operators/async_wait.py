@@ -67,6 +67,7 @@ class AsyncWaitOperator(AbstractUdfStreamOperator[IN, OUT, Any]):
         plain = options.timeout_ms is None and options.retries == 0
         self._make_request = self._invoke if plain else self._request
         self._capacity = options.capacity
+        self._flat = options.flat
         self._queue: AsyncQueue = OrderedQueue() if options.ordered else UnorderedQueue()
         #: records (value, timestamp) and watermarks that arrived while the queue was full
         self._overflow: deque[tuple[Any, int | None] | Watermark] = deque()
@@ -267,7 +268,7 @@ class AsyncWaitOperator(AbstractUdfStreamOperator[IN, OUT, Any]):
         assert task is not None
         reuse, collect = self._reuse, self._collect
         reuse.timestamp = entry.timestamp
-        if self.options.flat:
+        if self._flat:
             for value in task.result():
                 reuse.value = value
                 collect(reuse)

@@ -2,13 +2,15 @@
 
 Layout: ``base`` (lifecycle defaults, keyed state, timers, user functions), then one module per
 operator: ``map``, ``filter``, ``flat_map``, ``reduce``, ``keyed_aggregation``, ``process``,
-``timestamps_and_watermarks``, ``source``, ``sink``, ``window`` (with ``window_contents``,
-``window_contexts``, ``window_state`` and ``merging_window_set``); two-input operators build on
-``two_input`` (``co_map``, ``co_process``, ``co_broadcast_process``, ``interval_join``).
-Operators build on ``streamrt.runtime`` and ``streamrt.functions`` only; the DataStream API
-in ``streamrt`` creates them.
+``async_wait`` (with its ``async_queues``), ``timestamps_and_watermarks``, ``source``,
+``sink``, ``window`` (with ``window_contents``, ``window_contexts``, ``window_state`` and
+``merging_window_set``); two-input operators build on ``two_input`` (``co_map``,
+``co_process``, ``co_broadcast_process``, ``interval_join``). Operators build on
+``streamrt.runtime`` and ``streamrt.functions`` only; the DataStream API in ``streamrt``
+creates them.
 """
 
+from operators.async_wait import AsyncWaitOperator
 from operators.base import AbstractStreamOperator, AbstractUdfStreamOperator
 from operators.co_broadcast_process import CoBroadcastProcessOperator
 from operators.co_map import CoFlatMapOperator, CoMapOperator
@@ -31,6 +33,7 @@ __all__ = [
     "AbstractTwoInputStreamOperator",
     "AbstractUdfStreamOperator",
     "Aggregation",
+    "AsyncWaitOperator",
     "CoBroadcastProcessOperator",
     "CoFlatMapOperator",
     "CoMapOperator",

@@ -21,6 +21,7 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from streamrt.async_io import AsyncFunction
     from streamrt.co_functions import (
         BroadcastProcessFunction,
         CoFlatMapFunction,
@@ -137,6 +138,7 @@ _EXPORTS: dict[str, str] = {
     "AggregatingStateDescriptor": "streamrt.state_descriptors",
     "AllWindowFunction": "streamrt.windowing.functions",
     "AllWindowedStream": "streamrt.windowed_stream",
+    "AsyncFunction": "streamrt.async_io",
     "BroadcastConnectedStream": "streamrt.connected_streams",
     "BroadcastProcessFunction": "streamrt.co_functions",
     "BroadcastState": "streamrt.runtime.broadcast_state",
@@ -239,6 +241,7 @@ __all__ = [
     "AggregatingStateDescriptor",
     "AllWindowFunction",
     "AllWindowedStream",
+    "AsyncFunction",
     "BroadcastConnectedStream",
     "BroadcastProcessFunction",
     "BroadcastState",

@@ -9,11 +9,12 @@ function object is.
 from __future__ import annotations
 
 import copy
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Coroutine, Iterable
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any, Generic, Protocol, Self, TypeVar, overload
 
 import operators as ops
+from streamrt.async_io import AsyncFunction, AsyncOptions, async_function_factory
 from streamrt.connectors.collect import CollectSink
 from streamrt.connectors.print_sink import PrintSink
 from streamrt.errors import GraphError
@@ -284,6 +285,38 @@ class DataStream(_OperatorHandle, Generic[T]):
         name = "KeyedProcess" if self._key_selector() is not None else "Process"
         make = _per_subtask(func, name)
         return self._transform(name, lambda: ops.ProcessOperator(make()))
+
+    def map_async(
+        self,
+        func: AsyncFunction[T, U] | Callable[[T], Coroutine[Any, Any, U]],
+        *,
+        capacity: int = 100,
+        ordered: bool = True,
+        timeout_ms: int | None = None,
+        retries: int = 0,
+        retry_delay_ms: int = 100,
+        flat: bool = False,
+    ) -> DataStream[U]:
+        """Look every value up with ``await func(value)``, many at a time (Flink's async I/O).
+
+        ``func`` is an ``async def`` (an HTTP or database lookup) or an ``AsyncFunction``. Up
+        to ``capacity`` requests run at once per subtask; when that many are pending the task
+        takes no more input (back-pressure). Results keep their input's timestamp and leave in
+        input order (``ordered=True``) or as they complete, but never across a watermark.
+        ``func`` returns one result; with ``flat=True`` it returns an iterable of results (none
+        or several). A request failing is tried again ``retries`` times, ``retry_delay_ms``
+        apart; one without a result within ``timeout_ms`` (retries included) or failing every
+        attempt goes to the ``on_error()`` policy (default: the job fails naming the operator).
+        Requests still pending at a checkpoint are part of it and start again on restore.
+        See docs/async-io.md.
+
+        Raises:
+            GraphError: ``func`` is not an ``async def``/``AsyncFunction``, or an option is
+                out of range.
+        """
+        options = AsyncOptions(capacity, ordered, timeout_ms, retries, retry_delay_ms, flat)
+        make = async_function_factory(func)
+        return self._transform("Async Map", lambda: ops.AsyncWaitOperator(make(), options))
 
     def key_by(
         self, key_selector: Callable[[T], K] | KeySelector[T, K], key_type: Any = None

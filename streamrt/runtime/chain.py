@@ -26,6 +26,7 @@ from streamrt.errors import OperatorError
 from streamrt.runtime.counters import DISCARDING_COUNTER, Counter
 from streamrt.runtime.elements import CheckpointBarrier
 from streamrt.runtime.job_graph import JobEdge, JobVertex
+from streamrt.runtime.mailbox import Mailbox
 from streamrt.runtime.metric_groups import OperatorMetrics
 from streamrt.runtime.operator import (
     AvailabilityProvider,
@@ -63,6 +64,7 @@ class OperatorChain:
         job_name: for contexts and messages.
         new_edge_counter: makes the task's records-out counter of an out-edge.
         restored: operator state by node id (from a checkpoint), or empty.
+        mailbox: the task's mailbox, given to every operator's context.
     """
 
     def __init__(
@@ -76,6 +78,7 @@ class OperatorChain:
         job_name: str,
         new_edge_counter: Callable[[JobEdge], Counter],
         restored: dict[int, dict[str, Any]] | None = None,
+        mailbox: Mailbox | None = None,
     ) -> None:
         self.vertex = vertex
         self.subtask_index = subtask_index
@@ -97,6 +100,7 @@ class OperatorChain:
                 key_selector=node.key_selector,
                 error_policy=node.error_policy,
                 key_selector2=node.key_selector2,
+                mailbox=mailbox,
             )
         # one RecordWriterOutput per out-edge, built first (Flink's createChainOutputs)
         self.record_writer_outputs: dict[int, RecordWriterOutput[Any]] = {

@@ -19,6 +19,7 @@ from streamrt.runtime.failed_records import ErrorPolicy
 
 if TYPE_CHECKING:
     from streamrt.runtime.elements import LatencyMarker, StreamRecord, Watermark, WatermarkStatus
+    from streamrt.runtime.mailbox import Mailbox
     from streamrt.runtime.metric_groups import OperatorMetrics
     from streamrt.runtime.outputs.output import Output
     from streamrt.runtime.processing_time import ProcessingTimeService
@@ -74,6 +75,9 @@ class OperatorContext:
             (of the first input of a two-input operator).
         key_selector2: the second input's key selector of a keyed two-input operator.
         error_policy: what to do when the user function raises (``failed_records``).
+        mailbox: the task's mailbox: work that completes outside the chain (an async request)
+            re-enters it as a mail, run by the task between input batches (Flink's
+            ``MailboxExecutor``); ``None`` outside a task unless a test harness gives one.
     """
 
     operator_id: int
@@ -89,6 +93,7 @@ class OperatorContext:
     key_selector: Callable[[Any], Any] | None = None
     error_policy: ErrorPolicy = "fail"
     key_selector2: Callable[[Any], Any] | None = None
+    mailbox: Mailbox | None = None
 
 
 def operator_failure(context: OperatorContext, exc: Exception, where: str = "") -> OperatorError:

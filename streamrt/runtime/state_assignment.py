@@ -12,6 +12,9 @@ parallelism:
 * broadcast state (``"broadcast"``: operator state that is the same on every subtask) is
   replicated: new subtask ``i`` gets the copy of old subtask ``i mod old parallelism``, as
   Flink's round-robin assignment of broadcast state;
+* operator list state (an operator's ``"operator_lists"``: lists by name, e.g. the requests an
+  async operator had in flight) is concatenated over the old subtasks and split into even,
+  contiguous parts, one per new subtask (Flink's even-split redistribution of ``ListState``);
 * any other non-empty state of an operator (operator state that cannot be split) is an error
   naming the operator.
 
@@ -38,6 +41,10 @@ logger = logging.getLogger(__name__)
 _KEYED_PARTS = ("keyed", "timers")
 #: the parts that every subtask holds a full copy of (broadcast state)
 _REPLICATED_PARTS = ("broadcast",)
+#: the part holding operator list state (lists by name, split evenly across subtasks)
+_LIST_PART = "operator_lists"
+#: every part that can move to another parallelism
+_REDISTRIBUTED_PARTS = (*_KEYED_PARTS, *_REPLICATED_PARTS, _LIST_PART)
 
 
 def assign_states(
@@ -100,7 +107,9 @@ def _redistribute(
         return old
     for state in old:
         unsplittable = sorted(
-            k for k, v in state.items() if k not in _KEYED_PARTS + _REPLICATED_PARTS and v
+            k
+            for k, v in state.items()
+            if k not in (*_KEYED_PARTS, *_REPLICATED_PARTS, _LIST_PART) and v
         )
         if unsplittable:
             msg = (
@@ -140,7 +149,22 @@ def _redistribute(
             for domain in ("event", "processing"):
                 for entry in part[domain]:  # (timestamp, key) or (timestamp, key, namespace)
                     states[owner(entry[1])]["timers"][domain].append(tuple(entry))
+    _split_lists(old, states)
     return states
+
+
+def _split_lists(old: list[dict[str, Any]], states: list[dict[str, Any]]) -> None:
+    """Concatenate each operator list over ``old`` (in subtask order) and deal even parts."""
+    names = {name: None for state in old for name in state.get(_LIST_PART) or {}}
+    parallelism = len(states)
+    for name in names:
+        items = [item for state in old for item in (state.get(_LIST_PART) or {}).get(name, ())]
+        for index, state in enumerate(states):
+            part = items[
+                index * len(items) // parallelism : (index + 1) * len(items) // parallelism
+            ]
+            if part:
+                state.setdefault(_LIST_PART, {})[name] = part
 
 
 def _redistribute_task(

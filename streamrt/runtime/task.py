@@ -106,6 +106,7 @@ class StreamTask:
             job_name=job_name,
             new_edge_counter=self._new_edge_counter,
             restored=(restored or {}).get("operators"),
+            mailbox=self.mailbox,
         )
         self._buffer_timeout_ns = max(0, config.buffer_timeout_ms) * 1_000_000
         self._next_flush_ns = 0

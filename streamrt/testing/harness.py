@@ -15,6 +15,7 @@ from streamrt.runtime.elements import (
     WatermarkStatus,
 )
 from streamrt.runtime.failed_records import ErrorPolicy
+from streamrt.runtime.mailbox import Mailbox
 from streamrt.runtime.metric_groups import OperatorMetrics
 from streamrt.runtime.operator import OperatorContext, StreamOperator
 from streamrt.runtime.output_tag import OutputTag
@@ -114,6 +115,8 @@ class OperatorHarness(Generic[T]):
         self.operator = operator
         self.processing_time = ManualProcessingTimeService()
         self.output = _RecordingOutput()
+        #: mails the operator puts (async results); ``run_mails`` runs them, as a task would
+        self.mailbox = Mailbox(lambda: None)
         self.context = OperatorContext(
             operator_id=1,
             name=name,
@@ -128,6 +131,7 @@ class OperatorHarness(Generic[T]):
             key_selector=key_selector,
             error_policy=error_policy,
             key_selector2=key_selector2,
+            mailbox=self.mailbox,
         )
         operator.setup(self.context, self.output)
 
@@ -152,6 +156,10 @@ class OperatorHarness(Generic[T]):
     def advance_processing_time(self, now_ms: int) -> None:
         """Move processing time, firing due timers."""
         self.processing_time.advance_to(now_ms)
+
+    async def run_mails(self) -> int:
+        """Run the mails the operator has put so far (as its task would between batches)."""
+        return await self.mailbox.run_pending()
 
     @property
     def emitted(self) -> list[Any]:

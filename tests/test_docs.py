@@ -9,7 +9,19 @@ from pathlib import Path
 
 import pytest
 
-from streamrt import DataStream, KeyedStream, StreamExecutionEnvironment, WatermarkStrategy
+from streamrt import (
+    AllWindowedStream,
+    BroadcastConnectedStream,
+    ConnectedStreams,
+    DataStream,
+    IntervalJoin,
+    IntervalJoined,
+    JoinedStreams,
+    KeyedStream,
+    StreamExecutionEnvironment,
+    WatermarkStrategy,
+    WindowedStream,
+)
 from streamrt.runtime.job import Job
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -18,7 +30,18 @@ DOCS = [README, *sorted((ROOT / "docs").glob("*.md"))]
 
 FENCE = re.compile(r"^```(\w*)\n(.*?)^```", re.S | re.M)
 SPAN = re.compile(r"`([^`\n]+)`")
-STREAM = (DataStream, KeyedStream)
+#: the stream classes of the DataStream API: a chained ``.method(`` belongs to one of them
+STREAM = (
+    DataStream,
+    KeyedStream,
+    WindowedStream,
+    AllWindowedStream,
+    JoinedStreams,
+    ConnectedStreams,
+    BroadcastConnectedStream,
+    IntervalJoin,
+    IntervalJoined,
+)
 
 #: backticked dotted names that look like Python but are not: the Kafka header names a
 #: dead-lettered record carries (README, "Bad records")
@@ -35,6 +58,9 @@ RECEIVERS: dict[str, tuple[type, ...]] = {
     "env": (StreamExecutionEnvironment,),
     "StreamExecutionEnvironment": (StreamExecutionEnvironment,),
     "stream": STREAM,
+    "a": STREAM,  # "a.connect(b)", "a.join(b)": two streams
+    "b": STREAM,
+    "rules": STREAM,  # "rules.broadcast(descriptor)"
     "job": (Job,),
     "WatermarkStrategy": (WatermarkStrategy,),
 }
@@ -217,10 +243,12 @@ def test_the_api_checks_find_the_documented_calls() -> None:
     names = api_paragraph_names()
     assert {"from_collection", "key_by", "execute_and_collect"} <= set(names)
     calls = dict(readme_method_calls())
-    assert calls["on_error"] == ("DataStream", "KeyedStream")
+    streams = tuple(c.__name__ for c in STREAM)
+    assert calls["on_error"] == streams
     assert calls["enable_checkpointing"] == ("StreamExecutionEnvironment",)
     assert calls["for_monotonous_timestamps"] == ("WatermarkStrategy",)
-    assert calls["global_"] == ("DataStream", "KeyedStream")
+    assert calls["global_"] == streams
+    assert calls["between"] == streams  # a chained call: some stream class has it
 
 
 @pytest.mark.parametrize("name", api_paragraph_names())
@@ -237,3 +265,17 @@ def test_every_method_call_in_the_readme_exists(name: str, classes: tuple[str, .
     assert any(callable(getattr(CLASSES[c], name, None)) for c in classes), (
         f"README.md calls `{name}(` on {' / '.join(classes)}; none has it"
     )
+
+
+def test_the_readme_windows_example_prints_what_its_comment_says(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    text = README.read_text()
+    section = text[text.index("## Windows, joins, state and async I/O") :]
+    match = FENCE.search(section)
+    assert match is not None
+    code = match.group(2)
+    exec(compile(code, "README.md", "exec"), {})
+    printed = capsys.readouterr().out.strip()
+    assert printed == "[('ann', 1), ('ann', 2), ('bob', 1)]"
+    assert f"# {printed}" in code

@@ -53,9 +53,13 @@ class InternalTimerService:
         self._seq = itertools.count()
         # heaps of (timestamp, seq, key, namespace); sets of (timestamp, key, namespace)
         self._event: list[tuple[int, int, Any, Any]] = []
-        self._event_set: set[tuple[int, Any, Any]] = set()
+        # pending timers in registration order (a dict as an ordered set): a checkpoint lists
+        # them in firing order with a stable sort by timestamp, nearly linear because timers
+        # are mostly registered in time order (sorting the heap was the costliest part of
+        # a checkpoint with many open windows)
+        self._event_set: dict[tuple[int, Any, Any], None] = {}
         self._proc: list[tuple[int, int, Any, Any]] = []
-        self._proc_set: set[tuple[int, Any, Any]] = set()
+        self._proc_set: dict[tuple[int, Any, Any], None] = {}
         self._proc_wakeup: tuple[int, Cancellable] | None = None
         self.current_watermark = MIN_WATERMARK
 
@@ -68,12 +72,12 @@ class InternalTimerService:
         key = self._backend.current_key
         entry = (timestamp, key, namespace)
         if entry not in self._event_set:
-            self._event_set.add(entry)
+            self._event_set[entry] = None
             heapq.heappush(self._event, (timestamp, next(self._seq), key, namespace))
 
     def delete_event_time_timer(self, timestamp: int, namespace: Any = None) -> None:
         """Forget the current key's event-time timer at ``timestamp`` (in ``namespace``)."""
-        self._event_set.discard((timestamp, self._backend.current_key, namespace))
+        self._event_set.pop((timestamp, self._backend.current_key, namespace), None)
 
     def register_processing_time_timer(self, timestamp: int, namespace: Any = None) -> None:
         """Fire for the current key (and ``namespace``) at wall-clock ``timestamp``."""
@@ -81,13 +85,13 @@ class InternalTimerService:
         entry = (timestamp, key, namespace)
         if entry in self._proc_set:
             return
-        self._proc_set.add(entry)
+        self._proc_set[entry] = None
         heapq.heappush(self._proc, (timestamp, next(self._seq), key, namespace))
         self._schedule_processing_wakeup()
 
     def delete_processing_time_timer(self, timestamp: int, namespace: Any = None) -> None:
         """Forget the current key's processing-time timer at ``timestamp`` (in ``namespace``)."""
-        self._proc_set.discard((timestamp, self._backend.current_key, namespace))
+        self._proc_set.pop((timestamp, self._backend.current_key, namespace), None)
 
     def advance_watermark(self, watermark: int) -> None:
         """Fire every event-time timer at or before ``watermark``, earliest first."""
@@ -98,7 +102,7 @@ class InternalTimerService:
             ts, _, key, namespace = heapq.heappop(heap)
             entry = (ts, key, namespace)
             if entry in pending:
-                pending.discard(entry)
+                del pending[entry]
                 self._backend.current_key = key
                 if self._namespaced:
                     self._on_event_time(ts, key, namespace)
@@ -130,7 +134,7 @@ class InternalTimerService:
             ts, _, key, namespace = heapq.heappop(heap)
             entry = (ts, key, namespace)
             if entry in pending:
-                pending.discard(entry)
+                del pending[entry]
                 self._backend.current_key = key
                 if self._namespaced:
                     self._on_processing_time(ts, key, namespace)
@@ -146,8 +150,8 @@ class InternalTimerService:
         without a namespace keeps the older two-item form.
         """
         return {
-            "event": _registered(self._event, self._event_set),
-            "processing": _registered(self._proc, self._proc_set),
+            "event": _registered(self._event_set),
+            "processing": _registered(self._proc_set),
         }
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
@@ -160,15 +164,10 @@ class InternalTimerService:
             self.register_processing_time_timer(ts, namespace[0] if namespace else None)
 
 
-def _registered(
-    heap: list[tuple[int, int, Any, Any]], pending: set[tuple[int, Any, Any]]
-) -> list[tuple[Any, ...]]:
-    """Pending timers in firing order (timestamp, then registration), so a restore keeps it."""
-    seen: set[tuple[int, Any, Any]] = set()
-    timers: list[tuple[Any, ...]] = []
-    for timestamp, _, key, namespace in sorted(heap):  # (timestamp, seq) is unique
-        entry = (timestamp, key, namespace)
-        if entry in pending and entry not in seen:
-            seen.add(entry)
-            timers.append(entry if namespace is not None else entry[:2])
-    return timers
+def _timestamp(entry: tuple[Any, ...]) -> int:
+    return int(entry[0])
+
+
+def _registered(pending: dict[tuple[int, Any, Any], None]) -> list[tuple[Any, ...]]:
+    """Pending timers in firing order: by timestamp, then registration (a stable sort)."""
+    return [(t, k, n) if n is not None else (t, k) for t, k, n in sorted(pending, key=_timestamp)]

@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 
-from streamrt.errors import ChannelClosedError
+from streamrt.errors import ChannelClosedError, ConnectorError
 from streamrt.runtime.completed_checkpoint import CompletedCheckpoint
 from streamrt.runtime.statistics import JobStatistics
 from streamrt.runtime.task import StreamTask
 
 __all__ = ["JobExecutionResult", "finalize_readers", "root_cause"]
+
+logger = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -41,6 +44,16 @@ async def finalize_readers(tasks: Sequence[StreamTask], *, job_finished: bool) -
                 await call(task)
             except Exception as exc:
                 errors.append(exc)
+            except asyncio.CancelledError as exc:
+                current = asyncio.current_task()
+                if current is not None and current.cancelling():
+                    raise  # this job's own task is being cancelled: let it end
+                # a client library's internal task was cancelled under it (seen closing
+                # aiokafka consumers of a cancelled job on a loaded machine): close the others
+                # anyway, or their connections leak, and keep the job's own outcome
+                logger.warning("closing a reader of %r was cancelled internally", task)
+                errors.append(ConnectorError(f"closing a reader of {task!r} was cancelled"))
+                errors[-1].__cause__ = exc
 
     if job_finished:
         entries = [t for t in tasks if t.checkpoint_entry]

@@ -13,6 +13,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from metrics import MetricsServer
 from streamrt import (
     AggregateFunction,
     CoGroupFunction,
@@ -35,6 +36,7 @@ from streamrt import (
 from streamrt.runtime.elements import MAX_WATERMARK, MIN_WATERMARK, Watermark
 from streamrt.testing import CollectSink, GatedSource, ListSource
 from tests.conftest import bounded, cancel_and_expect_cancelled, wait_until
+from tests.e2e.test_metrics_endpoints import by_operator, get, samples
 
 BOUND = 20  # out-of-orderness of the generated timestamps
 
@@ -192,6 +194,29 @@ def test_results_carry_the_window_end_and_late_data_goes_to_its_side_output() ->
     # watermark 40 - 21 = 19 after ("a", 2, 40): ("a", 3, 8) and ("b", 4, 12) are too late
     assert main.records == [((1, 1), 9), ((1, 2), 49), ((1, 5), 109)]
     assert side.records == [(("a", 3, 8), 8), (("b", 4, 12), 12)]
+
+
+async def test_late_records_without_a_side_output_are_dropped_and_scraped_as_counted() -> None:
+    env = StreamExecutionEnvironment()
+    data = [("a", 1, 5), ("a", 2, 40), ("a", 3, 8), ("b", 4, 12), ("a", 5, 100)]
+    source = env.from_source(ListSource(data, batch_size=1), STRATEGY, "events")
+    main: CollectSink[Any] = CollectSink()
+    (
+        source.key_by(lambda e: e[0])
+        .window(TumblingEventTimeWindows.of(10))
+        .aggregate(CountSum())
+        .name("count")
+        .sink_to(main)
+    )
+    job = env.create_job("late counted")
+    async with MetricsServer(job, host="127.0.0.1", port=0) as server:
+        await bounded(job.run())
+        status, text = await get(f"{server.url}/metrics")
+    assert status == 200
+    assert main.records == [((1, 1), 9), ((1, 2), 49), ((1, 5), 109)]
+    dropped = by_operator(samples(text, "streamrt_operator_late_records_dropped_total"))
+    assert dropped["count"] == 2  # ("a", 3, 8) and ("b", 4, 12): behind watermark 19
+    assert sum(dropped.values()) == 2
 
 
 class Everything(ProcessAllWindowFunction[Any, Any, Any]):

@@ -18,7 +18,7 @@ from operators.process import ProcessCallable
 from operators.process_context import ProcessContext
 from operators.two_input import AbstractTwoInputStreamOperator
 from streamrt.errors import GraphError
-from streamrt.functions import RuntimeContext, TimerService
+from streamrt.functions import STATE_GETTERS, RuntimeContext, TimerService
 from streamrt.runtime.broadcast_state import BroadcastState, ReadOnlyBroadcastState
 from streamrt.runtime.elements import StreamRecord
 from streamrt.runtime.operator import OperatorContext, raise_operator_failure
@@ -32,15 +32,6 @@ OUT = TypeVar("OUT")
 
 #: the key of broadcast state in the operator's ``state_dict()`` (replicated on restore)
 BROADCAST_STATE = "broadcast"
-
-#: the RuntimeContext getter of each descriptor kind (so TTL and every state kind apply)
-_GETTERS = {
-    "value": "get_state",
-    "list": "get_list_state",
-    "map": "get_map_state",
-    "reducing": "get_reducing_state",
-    "aggregating": "get_aggregating_state",
-}
 
 
 class _Context(ProcessContext):
@@ -96,7 +87,7 @@ class _Context(ProcessContext):
                 f"apply_to_keyed_state needs a keyed stream; {self._operator.context.name!r} is not"
             )
             raise GraphError(msg)
-        getter = _GETTERS.get(getattr(state_descriptor, "kind", ""))
+        getter = STATE_GETTERS.get(getattr(state_descriptor, "kind", ""))
         if getter is None:
             msg = f"apply_to_keyed_state needs a state descriptor; got {state_descriptor!r}"
             raise GraphError(msg)

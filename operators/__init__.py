@@ -1,13 +1,14 @@
 """Operator implementations, one per module (Flink's ``Stream*`` operators).
 
-Layout: ``base`` (lifecycle defaults, keyed state, timers, user functions), then one module per
-operator: ``map``, ``filter``, ``flat_map``, ``reduce``, ``keyed_aggregation``, ``process``,
-``async_wait`` (with its ``async_queues``), ``timestamps_and_watermarks``, ``source``,
-``sink``, ``window`` (with ``window_contents``, ``window_contexts``, ``window_state`` and
-``merging_window_set``); two-input operators build on ``two_input`` (``co_map``,
-``co_process``, ``co_broadcast_process``, ``interval_join``). Operators build on
-``streamrt.runtime`` and ``streamrt.functions`` only; the DataStream API in ``streamrt``
-creates them.
+Layout: ``base`` (lifecycle defaults, keyed state, timers, user functions), ``function_forms`` (a
+user method in our collector form or PyFlink's yielding one) and ``process_context`` (the ``ctx``
+and timer service of the process functions), then one module per operator: ``map``, ``filter``,
+``flat_map``, ``reduce``, ``keyed_aggregation``, ``process``, ``async_wait`` (with its
+``async_queues``), ``timestamps_and_watermarks``, ``source``, ``sink``, ``window`` (with
+``window_contents``, ``window_contexts``, ``window_state`` and ``merging_window_set``); two-input
+operators build on ``two_input`` (``co_map``, ``co_process``, ``co_broadcast_process``,
+``interval_join``). Operators build on ``streamrt.runtime`` and ``streamrt.functions`` only; the
+DataStream API in ``streamrt`` creates them.
 """
 
 from operators.async_wait import AsyncWaitOperator

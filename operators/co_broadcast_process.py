@@ -12,15 +12,16 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any, TypeVar
 
-from operators.co_process import TwoInputTimerService
-from operators.process import ProcessCallable, collector_form
+from operators.co_process import two_input_timer_service
+from operators.function_forms import collector_form
+from operators.process import ProcessCallable
+from operators.process_context import ProcessContext
 from operators.two_input import AbstractTwoInputStreamOperator
 from streamrt.errors import GraphError
-from streamrt.functions import RuntimeContext, TimerService
+from streamrt.functions import STATE_GETTERS, RuntimeContext, TimerService
 from streamrt.runtime.broadcast_state import BroadcastState, ReadOnlyBroadcastState
 from streamrt.runtime.elements import StreamRecord
 from streamrt.runtime.operator import OperatorContext, raise_operator_failure
-from streamrt.runtime.output_tag import OutputTag
 from streamrt.runtime.outputs.output import Output
 from streamrt.runtime.outputs.timestamped import TimestampedCollector
 from streamrt.state_descriptors import MapStateDescriptor
@@ -32,20 +33,11 @@ OUT = TypeVar("OUT")
 #: the key of broadcast state in the operator's ``state_dict()`` (replicated on restore)
 BROADCAST_STATE = "broadcast"
 
-#: the RuntimeContext getter of each descriptor kind (so TTL and every state kind apply)
-_GETTERS = {
-    "value": "get_state",
-    "list": "get_list_state",
-    "map": "get_map_state",
-    "reducing": "get_reducing_state",
-    "aggregating": "get_aggregating_state",
-}
 
-
-class _Context:
+class _Context(ProcessContext):
     """The ``ctx`` of both methods and ``on_timer``: read-only or writable broadcast state."""
 
-    __slots__ = ("_broadcast_side", "_collector", "_operator", "_states", "_timer_service", "ts")
+    __slots__ = ("_broadcast_side", "_states")
 
     def __init__(
         self,
@@ -55,15 +47,9 @@ class _Context:
         *,
         broadcast_side: bool,
     ) -> None:
-        self._operator = operator
-        self._collector = collector
+        super().__init__(operator, collector, two_input_timer_service(operator))
         self._states = states
-        self._timer_service = TwoInputTimerService(operator)
         self._broadcast_side = broadcast_side
-        self.ts: int | None = None
-
-    def timestamp(self) -> int | None:
-        return self.ts
 
     def current_processing_time(self) -> int:
         return self._operator.context.processing_time.current_processing_time()
@@ -78,7 +64,7 @@ class _Context:
                 "timer service (there is no current key); register timers in process_element"
             )
             raise GraphError(msg)
-        return self._timer_service
+        return super().timer_service()
 
     def get_broadcast_state(self, descriptor: MapStateDescriptor) -> Any:
         name = descriptor.name if isinstance(descriptor, MapStateDescriptor) else descriptor
@@ -91,19 +77,6 @@ class _Context:
             raise GraphError(msg)
         return state
 
-    def output(self, tag: OutputTag[Any], value: Any) -> None:
-        if not isinstance(tag, OutputTag):
-            msg = f"ctx.output needs an OutputTag; got {tag!r}"
-            raise TypeError(msg)
-        self._collector.collect_side(tag, value)
-
-    def get_current_key(self) -> Any:
-        backend = self._operator.state_backend
-        if backend is None:
-            msg = f"operator {self._operator.context.name!r} is not keyed; it has no current key"
-            raise GraphError(msg)
-        return backend.current_key
-
     def apply_to_keyed_state(
         self, state_descriptor: Any, function: Callable[[Any, Any], None]
     ) -> None:
@@ -114,7 +87,7 @@ class _Context:
                 f"apply_to_keyed_state needs a keyed stream; {self._operator.context.name!r} is not"
             )
             raise GraphError(msg)
-        getter = _GETTERS.get(getattr(state_descriptor, "kind", ""))
+        getter = STATE_GETTERS.get(getattr(state_descriptor, "kind", ""))
         if getter is None:
             msg = f"apply_to_keyed_state needs a state descriptor; got {state_descriptor!r}"
             raise GraphError(msg)
@@ -137,13 +110,13 @@ class CoBroadcastProcessOperator(AbstractTwoInputStreamOperator[OUT, Any]):
 
     def __init__(self, function: Any, descriptors: tuple[MapStateDescriptor, ...]) -> None:
         super().__init__(function)
-        self._process: ProcessCallable = collector_form(function.process_element)
+        self._process: ProcessCallable = collector_form(function.process_element, 2)
         self._process_broadcast: ProcessCallable = collector_form(
-            function.process_broadcast_element
+            function.process_broadcast_element, 2
         )
         on_timer = getattr(function, "on_timer", None)
         self._on_timer: ProcessCallable | None = (
-            collector_form(on_timer) if on_timer is not None else None
+            collector_form(on_timer, 2) if on_timer is not None else None
         )
         #: the live broadcast state, one dict per descriptor name (views stay bound to them)
         self.broadcast_state: dict[str, dict[Any, Any]] = {d.name: {} for d in descriptors}

@@ -5,104 +5,36 @@ each record's key (from its own input's key selector) becomes the current key, s
 share the keyed state and timers of that key, and ``on_timer`` fires; elsewhere registering a
 timer is an error. The methods may be written with a collector (``process_element1(value, ctx,
 out)``) or in PyFlink's form (``process_element1(value, ctx)`` yielding results), decided once
-per method here (``collector_form``).
+per method here (``function_forms.collector_form``).
 """
 
 from __future__ import annotations
 
 from typing import Any, TypeVar
 
-from operators.process import ProcessCallable, collector_form
+from operators.function_forms import collector_form
+from operators.process import ProcessCallable
+from operators.process_context import ProcessContext, SimpleTimerService
 from operators.two_input import AbstractTwoInputStreamOperator
 from streamrt.co_functions import CoProcessFunction
 from streamrt.errors import GraphError
-from streamrt.functions import TimerService
 from streamrt.runtime.elements import StreamRecord
 from streamrt.runtime.operator import OperatorContext, raise_operator_failure
-from streamrt.runtime.output_tag import OutputTag
 from streamrt.runtime.outputs.output import Output
 from streamrt.runtime.outputs.timestamped import TimestampedCollector
-from streamrt.runtime.timer_service import InternalTimerService
 
-__all__ = ["CoProcessOperator", "TwoInputTimerService"]
+__all__ = ["CoProcessOperator", "two_input_timer_service"]
 
 OUT = TypeVar("OUT")
 
 
-class TwoInputTimerService:
+def two_input_timer_service(
+    operator: AbstractTwoInputStreamOperator[Any, Any],
+) -> SimpleTimerService:
     """The user's view of time in a two-input operator; timers exist on keyed inputs only."""
-
-    __slots__ = ("_operator",)
-
-    def __init__(self, operator: AbstractTwoInputStreamOperator[Any, Any]) -> None:
-        self._operator = operator
-
-    def _timers(self) -> InternalTimerService:
-        timers = self._operator.timer_service
-        if timers is None:
-            msg = (
-                f"timers need keyed inputs; operator {self._operator.context.name!r} is not "
-                "keyed (key both inputs with key_by() before process())"
-            )
-            raise GraphError(msg)
-        return timers
-
-    def current_processing_time(self) -> int:
-        """Wall-clock time, epoch ms."""
-        return self._operator.context.processing_time.current_processing_time()
-
-    def current_watermark(self) -> int:
-        """The operator's event time: the minimum of its inputs' watermarks."""
-        return self._operator.current_watermark
-
-    def register_event_time_timer(self, timestamp: int) -> None:
-        """Fire for the current key once the watermark reaches ``timestamp``."""
-        self._timers().register_event_time_timer(timestamp)
-
-    def register_processing_time_timer(self, timestamp: int) -> None:
-        """Fire for the current key once wall-clock time reaches ``timestamp``."""
-        self._timers().register_processing_time_timer(timestamp)
-
-    def delete_event_time_timer(self, timestamp: int) -> None:
-        """Forget the current key's event-time timer at ``timestamp``."""
-        self._timers().delete_event_time_timer(timestamp)
-
-    def delete_processing_time_timer(self, timestamp: int) -> None:
-        """Forget the current key's processing-time timer at ``timestamp``."""
-        self._timers().delete_processing_time_timer(timestamp)
-
-
-class _Context:
-    """The ``ctx`` argument: timestamp, timers, side outputs, current key."""
-
-    __slots__ = ("_collector", "_operator", "_timer_service", "ts")
-
-    def __init__(
-        self, operator: CoProcessOperator[Any], collector: TimestampedCollector[Any]
-    ) -> None:
-        self._operator = operator
-        self._collector = collector
-        self._timer_service = TwoInputTimerService(operator)
-        self.ts: int | None = None
-
-    def timestamp(self) -> int | None:
-        return self.ts
-
-    def timer_service(self) -> TimerService:
-        return self._timer_service
-
-    def output(self, tag: OutputTag[Any], value: Any) -> None:
-        if not isinstance(tag, OutputTag):
-            msg = f"ctx.output needs an OutputTag; got {tag!r}"
-            raise TypeError(msg)
-        self._collector.collect_side(tag, value)
-
-    def get_current_key(self) -> Any:
-        backend = self._operator.state_backend
-        if backend is None:
-            msg = f"operator {self._operator.context.name!r} is not keyed; it has no current key"
-            raise GraphError(msg)
-        return backend.current_key
+    return SimpleTimerService(
+        operator, "keyed inputs", "key both inputs with key_by() before process()"
+    )
 
 
 class CoProcessOperator(AbstractTwoInputStreamOperator[OUT, CoProcessFunction[Any, Any, OUT]]):
@@ -120,15 +52,15 @@ class CoProcessOperator(AbstractTwoInputStreamOperator[OUT, CoProcessFunction[An
             )
             raise GraphError(msg)
         super().__init__(function)
-        self._process1: ProcessCallable = collector_form(function.process_element1)
-        self._process2: ProcessCallable = collector_form(function.process_element2)
-        self._on_timer: ProcessCallable = collector_form(function.on_timer)
+        self._process1: ProcessCallable = collector_form(function.process_element1, 2)
+        self._process2: ProcessCallable = collector_form(function.process_element2, 2)
+        self._on_timer: ProcessCallable = collector_form(function.on_timer, 2)
 
     def setup(self, context: OperatorContext, output: Output[OUT]) -> None:
         """Build the collector and context; keyed inputs get a timer service."""
         super().setup(context, output)
         self._collector: TimestampedCollector[OUT] = TimestampedCollector(output)
-        self._ctx = _Context(self, self._collector)
+        self._ctx = ProcessContext(self, self._collector, two_input_timer_service(self))
         self._key1 = context.key_selector
         self._key2 = context.key_selector2
         if (self._key1 is None) != (self._key2 is None):

@@ -14,10 +14,11 @@ buffers are plain dicts in keyed state.
 
 from __future__ import annotations
 
-import inspect
 from collections.abc import Callable
 from typing import Any, TypeVar
 
+from operators.function_forms import collector_form
+from operators.process_context import SideOutputContext
 from operators.two_input import AbstractTwoInputStreamOperator
 from streamrt.co_functions import ProcessJoinFunction
 from streamrt.errors import GraphError, RecordError
@@ -39,40 +40,13 @@ LEFT_BUFFER = "interval-join-left"
 RIGHT_BUFFER = "interval-join-right"
 
 
-def join_form(method: Callable[..., Any]) -> JoinCallable:
-    """``method`` as ``(left, right, ctx, out)``, from ours or PyFlink's yielding form.
-
-    PyFlink's ``process_element(left, right, ctx)`` yields results (``(tag, value)`` pairs go
-    to side outputs); decided once, from the signature.
-    """
-    try:
-        parameters = inspect.signature(method).parameters.values()
-    except (TypeError, ValueError):  # no signature to read: the canonical form
-        return method
-    positional = [p for p in parameters if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
-    if len(positional) != 3 or any(p.kind is p.VAR_POSITIONAL for p in parameters):
-        return method
-
-    def emit_results(left: Any, right: Any, ctx: Any, out: Any) -> None:
-        results = method(left, right, ctx)
-        if results is None:
-            return
-        for item in results:
-            if type(item) is tuple and len(item) == 2 and isinstance(item[0], OutputTag):
-                out.collect_side(item[0], item[1])
-            else:
-                out.collect(item)
-
-    return emit_results
-
-
-class _JoinContext:
+class _JoinContext(SideOutputContext):
     """The ``ctx`` of ``ProcessJoinFunction.process_element``."""
 
-    __slots__ = ("_collector", "left_ts", "right_ts")
+    __slots__ = ("left_ts", "right_ts")
 
     def __init__(self, collector: TimestampedCollector[Any]) -> None:
-        self._collector = collector
+        super().__init__(collector)
         self.left_ts = 0
         self.right_ts = 0
 
@@ -84,12 +58,6 @@ class _JoinContext:
 
     def get_timestamp(self) -> int:
         return max(self.left_ts, self.right_ts)
-
-    def output(self, tag: OutputTag[Any], value: Any) -> None:
-        if not isinstance(tag, OutputTag):
-            msg = f"ctx.output needs an OutputTag; got {tag!r}"
-            raise TypeError(msg)
-        self._collector.collect_side(tag, value)
 
 
 class IntervalJoinOperator(AbstractTwoInputStreamOperator[OUT, ProcessJoinFunction[Any, Any, OUT]]):
@@ -123,7 +91,7 @@ class IntervalJoinOperator(AbstractTwoInputStreamOperator[OUT, ProcessJoinFuncti
         super().__init__(function)
         self.lower_bound = lower_bound if lower_bound_inclusive else lower_bound + 1
         self.upper_bound = upper_bound if upper_bound_inclusive else upper_bound - 1
-        self._process: JoinCallable = join_form(function.process_element)
+        self._process: JoinCallable = collector_form(function.process_element, 3)
         self._late_tags = (left_late_tag, right_late_tag)
 
     def setup(self, context: OperatorContext, output: Output[OUT]) -> None:

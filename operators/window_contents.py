@@ -7,14 +7,13 @@ decided once, when the operator is built: the record path calls ``add`` and noth
 
 from __future__ import annotations
 
-import inspect
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterable
 from typing import Any
 
+from operators.function_forms import collector_form
 from streamrt.errors import GraphError
 from streamrt.functions import AggregateFunction, ReduceFunction, function_callable
-from streamrt.runtime.output_tag import OutputTag
 from streamrt.windowing.functions import (
     AllWindowFunction,
     ProcessAllWindowFunction,
@@ -29,7 +28,6 @@ __all__ = [
     "ReduceContents",
     "WindowContents",
     "WindowFunctionCall",
-    "emitting_form",
     "internal_window_function",
 ]
 
@@ -147,42 +145,6 @@ def fold(contents: WindowContents, elements: Iterable[Any]) -> Any:
     return acc
 
 
-def _positional_count(method: Callable[..., Any]) -> int | None:
-    try:
-        parameters = inspect.signature(method).parameters.values()
-    except (TypeError, ValueError):
-        return None
-    if any(p.kind is p.VAR_POSITIONAL for p in parameters):
-        return None
-    return sum(p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD) for p in parameters)
-
-
-def _emit_results(results: Iterable[Any] | None, out: Any) -> None:
-    if results is None:
-        return
-    for item in results:
-        if type(item) is tuple and len(item) == 2 and isinstance(item[0], OutputTag):
-            out.collect_side(item[0], item[1])
-        else:
-            out.collect(item)
-
-
-def emitting_form(method: Callable[..., Any], arity: int) -> Callable[..., None]:
-    """``method`` taking a trailing ``out``.
-
-    As is when it has ``arity + 1`` parameters; else wrapped so that what it returns or
-    yields is emitted (PyFlink's form).
-    """
-    if _positional_count(method) != arity:
-        return method
-
-    def emitting(*args: Any) -> None:
-        *inputs, out = args
-        _emit_results(method(*inputs), out)
-
-    return emitting
-
-
 def internal_window_function(function: Any, *, keyed: bool = True) -> WindowFunctionCall:
     """A window function as ``call(key, context, elements, out)``, decided once.
 
@@ -193,23 +155,23 @@ def internal_window_function(function: Any, *, keyed: bool = True) -> WindowFunc
         GraphError: ``function`` is none of these.
     """
     if keyed and isinstance(function, ProcessWindowFunction):
-        return emitting_form(function.process, 3)
+        return collector_form(function.process, 3)
     if keyed and isinstance(function, WindowFunction):
-        apply = emitting_form(function.apply, 3)
+        apply = collector_form(function.apply, 3)
         return lambda key, ctx, elements, out: apply(key, ctx.window(), elements, out)
     if not keyed and isinstance(function, ProcessAllWindowFunction):
-        process = emitting_form(function.process, 2)
+        process = collector_form(function.process, 2)
         return lambda key, ctx, elements, out: process(ctx, elements, out)
     if not keyed and isinstance(function, AllWindowFunction):
-        apply_all = emitting_form(function.apply, 2)
+        apply_all = collector_form(function.apply, 2)
         return lambda key, ctx, elements, out: apply_all(ctx.window(), elements, out)
     if callable(function) and not isinstance(
         function,
         ProcessWindowFunction | WindowFunction | ProcessAllWindowFunction | AllWindowFunction,
     ):
         if keyed:
-            return emitting_form(function, 3)
-        call = emitting_form(function, 2)
+            return collector_form(function, 3)
+        call = collector_form(function, 2)
         return lambda key, ctx, elements, out: call(ctx, elements, out)
     expected = (
         "a ProcessWindowFunction, a WindowFunction or a callable (key, context, elements)"

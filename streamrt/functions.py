@@ -45,6 +45,7 @@ if TYPE_CHECKING:
     from streamrt.runtime.outputs.output import Collector
 
 __all__ = [
+    "STATE_GETTERS",
     "AggregateFunction",
     "FilterFunction",
     "FlatMapFunction",
@@ -125,7 +126,7 @@ class RuntimeContext:
             )
             msg = f"{getter}() needs a {expected.__name__}; got {got}"
             if isinstance(descriptor, StateDescriptor):
-                msg += f" (use {_GETTERS[type(descriptor).kind]}() for it)"
+                msg += f" (use {STATE_GETTERS[type(descriptor).kind]}() for it)"
             raise GraphError(msg)
         return backend, descriptor
 
@@ -219,8 +220,8 @@ class RuntimeContext:
         return self._context.processing_time.current_processing_time
 
 
-#: which getter serves which kind of descriptor (for the wrong-getter message)
-_GETTERS = {
+#: which RuntimeContext getter serves which kind of descriptor (by ``descriptor.kind``)
+STATE_GETTERS = {
     "value": "get_state",
     "list": "get_list_state",
     "map": "get_map_state",

@@ -20,7 +20,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any, Generic, Self, TypeVar
 
-from operators.window_contents import emitting_form
+from operators.function_forms import collector_form
 from streamrt.errors import GraphError
 from streamrt.functions import Function, KeySelector, RuntimeContext, function_callable
 from streamrt.windowing.assigners import WindowAssigner
@@ -52,7 +52,7 @@ class _CoGroupWindowFunction(ProcessWindowFunction[Any, Any, Any, Any]):
             self._call: Callable[..., Any] = function_callable(self.function, JoinFunction, "join")
         else:
             method = function_callable(self.function, CoGroupFunction, "co_group")
-            self._call = emitting_form(method, 2)
+            self._call = collector_form(method, 2)
 
     def __deepcopy__(self, memo: dict[int, Any]) -> _CoGroupWindowFunction:
         import copy

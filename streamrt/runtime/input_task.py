@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from streamrt.runtime.channel import LocalChannel
@@ -112,11 +112,15 @@ class InputTask(StreamTask):
         except Exception as exc:  # name the edge's consumer, like any input failure
             raise operator_failure(self.chain.head_context, exc, " reading an edge") from exc
 
+    def _element_processors(self) -> list[Callable[[StreamRecord[Any]], None]]:
+        """Per channel index, the head's method its records go to (decided once per run)."""
+        return [self.chain.head.process_element] * len(self.gate.channels)
+
     async def _process_input(self) -> None:
         gate = self.gate
         mailbox = self.mailbox
         providers = self.chain.availability_providers
-        process = self.chain.head.process_element
+        processors = self._element_processors()
         records_in = self.chain.head_context.metrics.records_in
         timed_flush = self._buffer_timeout_ns > 0
         while True:
@@ -134,6 +138,7 @@ class InputTask(StreamTask):
             index, message = item
             if type(message) is list:
                 records_in.count += len(message)
+                process = processors[index]  # once per buffer, never per record
                 record: StreamRecord[Any]
                 try:
                     for record in message:

@@ -11,7 +11,7 @@ takes the minimum of the two (Flink's ``AbstractStreamOperator.processWatermark1
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any, cast
 
 from streamrt.runtime.channel import LocalChannel
@@ -104,42 +104,11 @@ class TwoInputTask(InputTask):
         """The last combined watermark of each input (Flink's input1/input2 watermark gauges)."""
         return self._inputs[0].gauge, self._inputs[1].gauge
 
-    async def _process_input(self) -> None:
-        gate = self.gate
-        mailbox = self.mailbox
-        providers = self.chain.availability_providers
+    def _element_processors(self) -> list[Callable[[StreamRecord[Any]], None]]:
+        """Per channel index, ``process_element1`` or ``process_element2`` of the head."""
         head = cast("TwoInputStreamOperator[Any, Any]", self.chain.head)
         process1, process2 = head.process_element1, head.process_element2
-        is_first = self._is_first
-        records_in = self.chain.head_context.metrics.records_in
-        timed_flush = self._buffer_timeout_ns > 0
-        while True:
-            if len(mailbox):
-                await mailbox.run_pending()
-            for provider in providers:
-                if not provider.available:
-                    await self.wait_for_output(provider)
-            item = gate.poll()
-            if item is None:
-                if gate.finished:
-                    break
-                await self.wait_for_work()
-                continue
-            index, message = item
-            if type(message) is list:
-                records_in.count += len(message)
-                process = process1 if is_first[index] else process2  # once per buffer
-                record: StreamRecord[Any]
-                try:
-                    for record in message:
-                        process(record)
-                except Exception as exc:
-                    raise_operator_failure(self.chain.head_context, exc)
-            else:
-                await self._handle_control(index, message)
-            if timed_flush:
-                self.maybe_flush()
-        await self.end_of_input()
+        return [process1 if first else process2 for first in self._is_first]
 
     async def _handle_control(self, index: int, message: Any) -> None:
         kind = type(message)

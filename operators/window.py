@@ -525,15 +525,16 @@ class WindowOperator(AbstractUdfStreamOperator[IN, OUT, Any]):
             state_window = None if mapping is None else mapping.get(window)
             if state_window is None:
                 return  # a timer of a window that was merged away
-        if contents is not None and state_window in contents:
-            ctx = self._trigger_ctx
-            ctx.namespace = window
-            if event_time:
-                result = self.trigger.on_event_time(time, window, ctx)
-            else:
-                result = self.trigger.on_processing_time(time, window, ctx)
-            if result is not _CONTINUE:
-                self._apply(result, key, window, state_window, contents)
+        # as Flink: the trigger sees every timer, also of a window whose contents were purged
+        # (a continuous trigger chains its next timer here); only emitting needs contents
+        ctx = self._trigger_ctx
+        ctx.namespace = window
+        if event_time:
+            result = self.trigger.on_event_time(time, window, ctx)
+        else:
+            result = self.trigger.on_processing_time(time, window, ctx)
+        if result is not _CONTINUE and contents is not None:
+            self._apply(result, key, window, state_window, contents)
         if event_time == self._event_time and time == self._cleanup_time(window):
             self._clear_all_state(key, window, state_window, contents, mapping)
 

@@ -749,3 +749,49 @@ def test_a_continuous_trigger_on_sessions_keeps_its_next_fire_through_merges() -
         Watermark(119),
     ] == harness.emitted
     assert_nothing_left(operator_of(harness))
+
+
+def test_a_purged_window_still_reaches_its_trigger_on_a_timer() -> None:
+    # as Flink: the trigger runs for a timer even when a purge left the window empty, so a
+    # continuous trigger keeps chaining its early firings
+    harness = window_harness(
+        TumblingEventTimeWindows.of(1000),
+        ReduceContents(lambda a, b: (a[0], a[1] + b[1])),
+        trigger=PurgingTrigger.of(ContinuousEventTimeTrigger.of(100)),
+    )
+    harness.process_element(("a", 1), 10)
+    harness.process_watermark(150)  # fires at 100, then purges
+    harness.process_watermark(250)  # the timer at 200 finds no contents: next fire at 300
+    harness.process_element(("a", 5), 260)
+    harness.process_watermark(350)
+    assert [
+        StreamRecord(("a", 1), 999),
+        Watermark(150),
+        Watermark(250),
+        StreamRecord(("a", 5), 999),
+        Watermark(350),
+    ] == harness.emitted
+    harness.process_watermark(MAX_WATERMARK)
+    assert_nothing_left(operator_of(harness))
+
+
+def test_a_purged_session_still_reaches_its_trigger_on_a_timer() -> None:
+    harness = window_harness(
+        EventTimeSessionWindows.with_gap(500),
+        ReduceContents(lambda a, b: (a[0], a[1] + b[1])),
+        trigger=PurgingTrigger.of(ContinuousEventTimeTrigger.of(100)),
+    )
+    harness.process_element(("a", 1), 10)  # the session [10, 510)
+    harness.process_watermark(150)  # fires at 100, then purges
+    harness.process_watermark(250)  # the timer at 200 finds no contents: next fire at 300
+    harness.process_element(("a", 5), 10)  # the same session, nothing to merge
+    harness.process_watermark(350)
+    assert [
+        StreamRecord(("a", 1), 509),
+        Watermark(150),
+        Watermark(250),
+        StreamRecord(("a", 5), 509),
+        Watermark(350),
+    ] == harness.emitted
+    harness.process_watermark(MAX_WATERMARK)
+    assert_nothing_left(operator_of(harness))

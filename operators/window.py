@@ -484,7 +484,9 @@ class WindowOperator(AbstractUdfStreamOperator[IN, OUT, Any]):
             return
         ctx = self._window_ctx
         ctx.namespace = window
-        call(key, ctx, (result,) if single else result, collector)
+        # a read-only copy, once per firing: the function must not change the stored contents
+        # (a later late firing reads them again); Flink hands it an iterable over the state
+        call(key, ctx, (result,) if single else tuple(result), collector)
 
     def _on_event_timer(self, time: int, key: Any, window: Any) -> None:
         if not self._fast:

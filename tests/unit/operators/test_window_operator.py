@@ -795,3 +795,28 @@ def test_a_purged_session_still_reaches_its_trigger_on_a_timer() -> None:
     ] == harness.emitted
     harness.process_watermark(MAX_WATERMARK)
     assert_nothing_left(operator_of(harness))
+
+
+class KeepsElements(ProcessWindowFunction[Any, Any, str, TimeWindow]):
+    """Keeps what each firing was given, and sums it."""
+
+    def __init__(self) -> None:
+        self.seen: list[Iterable[Any]] = []
+
+    def process(self, key: str, context: Any, elements: Iterable[Any]) -> Iterable[Any]:
+        self.seen.append(elements)
+        yield (key, sum(v for _, v in elements))
+
+
+def test_a_window_function_gets_a_read_only_copy_of_the_contents() -> None:
+    function = KeepsElements()
+    harness = window_harness(
+        TumblingEventTimeWindows.of(10), ListContents(), function, allowed_lateness=100
+    )
+    harness.process_element(("a", 1), 1)
+    harness.process_element(("a", 5), 2)
+    harness.process_watermark(20)
+    harness.process_element(("a", 3), 3)  # a late firing adds to the stored contents
+    assert harness.values() == [("a", 6), ("a", 9)]
+    # what the first firing was given did not change with the window
+    assert function.seen == [(("a", 1), ("a", 5)), (("a", 1), ("a", 5), ("a", 3))]

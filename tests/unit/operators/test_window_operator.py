@@ -36,6 +36,7 @@ from streamrt import (
     ProcessWindowFunction,
     RecordError,
     SlidingEventTimeWindows,
+    StateTtlConfig,
     TimeWindow,
     TumblingEventTimeWindows,
     TumblingProcessingTimeWindows,
@@ -820,3 +821,46 @@ def test_a_window_function_gets_a_read_only_copy_of_the_contents() -> None:
     assert harness.values() == [("a", 6), ("a", 9)]
     # what the first firing was given did not change with the window
     assert function.seen == [(("a", 1), ("a", 5)), (("a", 1), ("a", 5), ("a", 3))]
+
+
+TTL_STATE = ValueStateDescriptor("seen", int)
+TTL_STATE.enable_time_to_live(StateTtlConfig.new_builder(1000).build())
+
+
+class TtlInWindowState(ProcessWindowFunction[Any, Any, str, TimeWindow]):
+    def __init__(self, per_window: bool) -> None:
+        self.per_window = per_window
+
+    def process(self, key: str, context: Any, elements: Iterable[Any]) -> Iterable[Any]:
+        store = context.window_state() if self.per_window else context.global_state()
+        store.get_state(TTL_STATE).update(1)
+        yield key
+
+
+class TtlInTriggerState(EventTimeTrigger):
+    def on_element(self, element: Any, timestamp: int | None, window: Any, ctx: Any) -> Any:
+        ctx.get_partitioned_state(TTL_STATE).update(1)
+        return super().on_element(element, timestamp, window, ctx)
+
+
+@pytest.mark.parametrize(
+    ("function", "trigger", "table"),
+    [
+        (TtlInWindowState(per_window=False), None, "window-global/seen"),
+        (TtlInWindowState(per_window=True), None, "window-state/seen"),
+        (None, TtlInTriggerState(), "window-trigger/seen"),
+    ],
+)
+def test_a_ttl_on_window_or_trigger_state_is_refused(
+    function: Any, trigger: Any, table: str
+) -> None:
+    # these views keep plain values: a TTL would be silently ignored, so it is refused
+    harness = window_harness(
+        TumblingEventTimeWindows.of(10),
+        ReduceContents(lambda a, b: a),
+        function,
+        trigger=trigger,
+    )
+    # the trigger asks for its state on the element, the function when the window fires
+    with pytest.raises(GraphError, match=f"state 'seen' has a time-to-live.*\\({table}\\)"):
+        feed(harness, [("rec", "a", 1, 1)])

@@ -484,7 +484,9 @@ class WindowOperator(AbstractUdfStreamOperator[IN, OUT, Any]):
             return
         ctx = self._window_ctx
         ctx.namespace = window
-        call(key, ctx, (result,) if single else result, collector)
+        # a read-only copy, once per firing: the function must not change the stored contents
+        # (a later late firing reads them again); Flink hands it an iterable over the state
+        call(key, ctx, (result,) if single else tuple(result), collector)
 
     def _on_event_timer(self, time: int, key: Any, window: Any) -> None:
         if not self._fast:
@@ -525,15 +527,16 @@ class WindowOperator(AbstractUdfStreamOperator[IN, OUT, Any]):
             state_window = None if mapping is None else mapping.get(window)
             if state_window is None:
                 return  # a timer of a window that was merged away
-        if contents is not None and state_window in contents:
-            ctx = self._trigger_ctx
-            ctx.namespace = window
-            if event_time:
-                result = self.trigger.on_event_time(time, window, ctx)
-            else:
-                result = self.trigger.on_processing_time(time, window, ctx)
-            if result is not _CONTINUE:
-                self._apply(result, key, window, state_window, contents)
+        # as Flink: the trigger sees every timer, also of a window whose contents were purged
+        # (a continuous trigger chains its next timer here); only emitting needs contents
+        ctx = self._trigger_ctx
+        ctx.namespace = window
+        if event_time:
+            result = self.trigger.on_event_time(time, window, ctx)
+        else:
+            result = self.trigger.on_processing_time(time, window, ctx)
+        if result is not _CONTINUE and contents is not None:
+            self._apply(result, key, window, state_window, contents)
         if event_time == self._event_time and time == self._cleanup_time(window):
             self._clear_all_state(key, window, state_window, contents, mapping)
 

@@ -5,6 +5,9 @@ table of the operator's ``KeyedStateBackend``: ``key -> {namespace: value}``, so
 checkpointed, restored and rescaled by key group like any keyed state. The namespace is a
 window (per-window state) or ``None`` (a key's global state); views read it from their scope
 at each call, so one view serves every window.
+
+A descriptor with a time-to-live is refused (``GraphError``): these views store plain values,
+so a TTL would be silently ignored.
 """
 
 from __future__ import annotations
@@ -190,6 +193,9 @@ class NamespacedStateStore:
         prefix: table names are ``prefix + descriptor.name`` (one store per use, so a
             trigger's state and a user's cannot clash).
         scope: gives the namespace; by default the fixed namespace ``None`` (global state).
+
+    Every getter raises ``GraphError`` for a descriptor of another kind than it returns, or one
+    with a time-to-live (``enable_time_to_live``): a TTL is not supported here.
     """
 
     def __init__(
@@ -211,6 +217,15 @@ class NamespacedStateStore:
             msg = f"a state needs a StateDescriptor; got {descriptor!r}"
             raise GraphError(msg)
         name = descriptor.name
+        if descriptor.ttl_config is not None:
+            # refused rather than silently kept forever: these views store plain values
+            msg = (
+                f"state {name!r} has a time-to-live, which window and trigger state "
+                f"({self._prefix}{name}) does not support; drop enable_time_to_live() and "
+                "clear the state yourself (e.g. in the window function's clear()), or keep it "
+                "in a keyed process function"
+            )
+            raise GraphError(msg)
         known = self._kinds.setdefault(name, descriptor.kind)
         if known != descriptor.kind or descriptor.kind != kind:
             msg = (

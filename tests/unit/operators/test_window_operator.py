@@ -36,6 +36,7 @@ from streamrt import (
     ProcessWindowFunction,
     RecordError,
     SlidingEventTimeWindows,
+    StateTtlConfig,
     TimeWindow,
     TumblingEventTimeWindows,
     TumblingProcessingTimeWindows,
@@ -749,3 +750,117 @@ def test_a_continuous_trigger_on_sessions_keeps_its_next_fire_through_merges() -
         Watermark(119),
     ] == harness.emitted
     assert_nothing_left(operator_of(harness))
+
+
+def test_a_purged_window_still_reaches_its_trigger_on_a_timer() -> None:
+    # as Flink: the trigger runs for a timer even when a purge left the window empty, so a
+    # continuous trigger keeps chaining its early firings
+    harness = window_harness(
+        TumblingEventTimeWindows.of(1000),
+        ReduceContents(lambda a, b: (a[0], a[1] + b[1])),
+        trigger=PurgingTrigger.of(ContinuousEventTimeTrigger.of(100)),
+    )
+    harness.process_element(("a", 1), 10)
+    harness.process_watermark(150)  # fires at 100, then purges
+    harness.process_watermark(250)  # the timer at 200 finds no contents: next fire at 300
+    harness.process_element(("a", 5), 260)
+    harness.process_watermark(350)
+    assert [
+        StreamRecord(("a", 1), 999),
+        Watermark(150),
+        Watermark(250),
+        StreamRecord(("a", 5), 999),
+        Watermark(350),
+    ] == harness.emitted
+    harness.process_watermark(MAX_WATERMARK)
+    assert_nothing_left(operator_of(harness))
+
+
+def test_a_purged_session_still_reaches_its_trigger_on_a_timer() -> None:
+    harness = window_harness(
+        EventTimeSessionWindows.with_gap(500),
+        ReduceContents(lambda a, b: (a[0], a[1] + b[1])),
+        trigger=PurgingTrigger.of(ContinuousEventTimeTrigger.of(100)),
+    )
+    harness.process_element(("a", 1), 10)  # the session [10, 510)
+    harness.process_watermark(150)  # fires at 100, then purges
+    harness.process_watermark(250)  # the timer at 200 finds no contents: next fire at 300
+    harness.process_element(("a", 5), 10)  # the same session, nothing to merge
+    harness.process_watermark(350)
+    assert [
+        StreamRecord(("a", 1), 509),
+        Watermark(150),
+        Watermark(250),
+        StreamRecord(("a", 5), 509),
+        Watermark(350),
+    ] == harness.emitted
+    harness.process_watermark(MAX_WATERMARK)
+    assert_nothing_left(operator_of(harness))
+
+
+class KeepsElements(ProcessWindowFunction[Any, Any, str, TimeWindow]):
+    """Keeps what each firing was given, and sums it."""
+
+    def __init__(self) -> None:
+        self.seen: list[Iterable[Any]] = []
+
+    def process(self, key: str, context: Any, elements: Iterable[Any]) -> Iterable[Any]:
+        self.seen.append(elements)
+        yield (key, sum(v for _, v in elements))
+
+
+def test_a_window_function_gets_a_read_only_copy_of_the_contents() -> None:
+    function = KeepsElements()
+    harness = window_harness(
+        TumblingEventTimeWindows.of(10), ListContents(), function, allowed_lateness=100
+    )
+    harness.process_element(("a", 1), 1)
+    harness.process_element(("a", 5), 2)
+    harness.process_watermark(20)
+    harness.process_element(("a", 3), 3)  # a late firing adds to the stored contents
+    assert harness.values() == [("a", 6), ("a", 9)]
+    # what the first firing was given did not change with the window
+    assert function.seen == [(("a", 1), ("a", 5)), (("a", 1), ("a", 5), ("a", 3))]
+
+
+TTL_STATE = ValueStateDescriptor("seen", int)
+TTL_STATE.enable_time_to_live(StateTtlConfig.new_builder(1000).build())
+
+
+class TtlInWindowState(ProcessWindowFunction[Any, Any, str, TimeWindow]):
+    def __init__(self, per_window: bool) -> None:
+        self.per_window = per_window
+
+    def process(self, key: str, context: Any, elements: Iterable[Any]) -> Iterable[Any]:
+        store = context.window_state() if self.per_window else context.global_state()
+        store.get_state(TTL_STATE).update(1)
+        yield key
+
+
+class TtlInTriggerState(EventTimeTrigger):
+    def on_element(self, element: Any, timestamp: int | None, window: Any, ctx: Any) -> Any:
+        ctx.get_partitioned_state(TTL_STATE).update(1)
+        return super().on_element(element, timestamp, window, ctx)
+
+
+@pytest.mark.parametrize(
+    ("function", "trigger", "table"),
+    [
+        (TtlInWindowState(per_window=False), None, "window-global/seen"),
+        (TtlInWindowState(per_window=True), None, "window-state/seen"),
+        (None, TtlInTriggerState(), "window-trigger/seen"),
+    ],
+)
+def test_a_ttl_on_window_or_trigger_state_is_refused(
+    function: Any, trigger: Any, table: str
+) -> None:
+    # these views keep plain values: a TTL would be silently ignored, so it is refused
+    harness = window_harness(
+        TumblingEventTimeWindows.of(10),
+        ReduceContents(lambda a, b: a),
+        function,
+        trigger=trigger,
+    )
+    # the trigger asks for its state on the element, the function when the window fires
+    with pytest.raises(GraphError, match=f"state 'seen' has a time-to-live.*\\({table}\\)"):
+        feed(harness, [("rec", "a", 1, 1)])

@@ -472,7 +472,7 @@ class WindowOperator(AbstractUdfStreamOperator[IN, OUT, Any]):
             if acc is ABSENT:
                 return
             result: Any = self._folded.result(acc)
-            single = True
+            single = self._folded.single
         else:
             result = self._contents.result(acc)
             single = self._contents.single

@@ -728,6 +728,24 @@ def test_count_windows_with_an_evictor_aggregate_the_kept_elements() -> None:
     }
 
 
+def test_a_process_function_after_an_evictor_gets_the_kept_elements_flat() -> None:
+    class Kept(ProcessWindowFunction[Any, Any, str, Any]):
+        def process(self, key: str, context: Any, elements: Iterable[Any]) -> Iterable[Any]:
+            yield [value for _, value in elements]
+
+    harness = window_harness(
+        GlobalWindows.create(),
+        ListContents(),
+        Kept(),
+        trigger=CountTrigger.of(2),
+        evictor=CountEvictor.of(3),
+    )
+    for value in range(1, 7):
+        harness.process_element(("a", value))
+    # the elements themselves, not the list of them wrapped once more
+    assert harness.values() == [[1, 2], [2, 3, 4], [4, 5, 6]]
+
+
 def test_a_continuous_trigger_on_sessions_keeps_its_next_fire_through_merges() -> None:
     harness = window_harness(
         EventTimeSessionWindows.with_gap(50),

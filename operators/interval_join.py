@@ -113,10 +113,21 @@ class IntervalJoinOperator(AbstractTwoInputStreamOperator[OUT, ProcessJoinFuncti
         self._left: dict[Any, dict[int, list[Any]]] = backend.table(LEFT_BUFFER, "map")
         self._right: dict[Any, dict[int, list[Any]]] = backend.table(RIGHT_BUFFER, "map")
 
+    def state_dict(self) -> dict[str, Any]:
+        """An independent copy: the buckets are lists that grow in place."""
+        state = super().state_dict()
+        tables = state["keyed"]["tables"]  # each key's buckets dict is a copy already
+        _copy_buckets(tables.get(LEFT_BUFFER, {}), tables.get(RIGHT_BUFFER, {}))
+        return state
+
     def load_state_dict(self, state: dict[str, Any]) -> None:
-        """Restore buffers and cleanup timers (the backend's tables are replaced)."""
+        """Restore buffers and cleanup timers (the backend's tables are replaced).
+
+        The buckets are copied, so ``state`` stays unchanged as buffers grow after the restore.
+        """
         super().load_state_dict(state)
         self._bind_buffers()
+        _copy_buckets(self._left, self._right)
 
     def _timestamp(self, record: StreamRecord[Any]) -> int:
         ts = record.timestamp
@@ -202,8 +213,18 @@ def _add(buffer: dict[Any, dict[int, list[Any]]], key: Any, ts: int, value: Any)
         buffer[key] = {ts: [value]}
         return
     bucket = buckets.get(ts)
-    # a new list, not an append: a state_dict() copy shares the old one
-    buckets[ts] = [value] if bucket is None else [*bucket, value]
+    if bucket is None:
+        buckets[ts] = [value]
+    else:  # in place: state_dict() copies the buckets, a checkpoint encodes them at once
+        bucket.append(value)
+
+
+def _copy_buckets(*buffers: dict[Any, dict[int, list[Any]]]) -> None:
+    """Give every bucket of ``buffers`` its own list (the buckets dicts are not shared)."""
+    for buffer in buffers:
+        for buckets in buffer.values():
+            for ts, values in buckets.items():
+                buckets[ts] = list(values)
 
 
 def _expire(buffer: dict[Any, dict[int, list[Any]]], key: Any, done: Callable[[int], bool]) -> None:

@@ -215,3 +215,33 @@ async def test_late_elements_go_to_their_sides_late_data_output_when_one_is_set(
     h.process_element2(("k", "late right"), 50)
     assert [(left_late, StreamRecord(("k", "late left"), 99))] == h.emitted[1:]
     assert h.context.metrics.late_records_dropped.count == 1  # the right one: no tag, dropped
+
+
+async def test_a_bucket_grows_in_place_and_state_dict_copies_are_independent() -> None:
+    h = await harness(0, 10).open()
+    join: Any = h.operator
+    h.process_element1(("k", "a"), 1000)
+    bucket = join.state_backend.table(LEFT_BUFFER, "map")["k"][1000]
+    h.process_element1(("k", "b"), 1000)
+    # appended, not copied: a copy per add made n adds to one timestamp quadratic
+    assert join.state_backend.table(LEFT_BUFFER, "map")["k"][1000] is bucket
+    assert bucket == [("k", "a"), ("k", "b")]
+
+    saved = join.state_dict()
+    h.process_element1(("k", "c"), 1000)
+    assert saved["keyed"]["tables"][LEFT_BUFFER] == {"k": {1000: [("k", "a"), ("k", "b")]}}
+
+    restored = await harness(0, 10).open()
+    restored_join: Any = restored.operator
+    restored_join.load_state_dict(saved)
+    restored.process_element1(("k", "d"), 1000)
+    assert saved["keyed"]["tables"][LEFT_BUFFER] == {"k": {1000: [("k", "a"), ("k", "b")]}}
+    assert restored_join.state_backend.table(LEFT_BUFFER, "map") == {
+        "k": {1000: [("k", "a"), ("k", "b"), ("k", "d")]}
+    }
+    restored.process_element2(("k", "r"), 1005)
+    assert restored.values() == [
+        (("k", "a"), ("k", "r")),
+        (("k", "b"), ("k", "r")),
+        (("k", "d"), ("k", "r")),
+    ]

@@ -159,20 +159,29 @@ class AbstractUdfStreamOperator(AbstractStreamOperator[IN, OUT], Generic[IN, OUT
         so plain callables and non-keyed streams keep the bare ``process_element``.
         """
         super().setup(context, output)
-        backend, key_of = self.state_backend, context.key_selector
+        backend = self.state_backend
         if (
             self.needs_key_context
             and backend is not None
-            and key_of is not None
             and isinstance(self.user_function, Function)
         ):
-            process = self.process_element
+            self.set_key_context(backend, context)
 
-            def process_keyed(record: StreamRecord[IN]) -> None:
-                backend.current_key = key_of(record.value)
-                process(record)
+    def set_key_context(self, backend: KeyedStateBackend, context: OperatorContext) -> None:
+        """Wrap ``process_element`` so that it first makes the record's key the current key.
 
-            self.process_element = process_keyed  # type: ignore[method-assign]
+        Called by ``setup`` only when the operator is keyed and needs it; a two-input operator
+        wraps each input's method instead.
+        """
+        key_of = context.key_selector
+        assert key_of is not None, "a keyed state backend comes with a key selector"
+        process = self.process_element
+
+        def process_keyed(record: StreamRecord[IN]) -> None:
+            backend.current_key = key_of(record.value)
+            process(record)
+
+        self.process_element = process_keyed  # type: ignore[method-assign]
 
     def on_user_error(self, exc: Exception, record: StreamRecord[Any]) -> None:
         """The user function raised on ``record``: fail, or count and skip or divert it.

@@ -1,4 +1,10 @@
-"""Port of Flink's ``CoStreamMap`` and ``CoStreamFlatMap``: a map or flat map per input."""
+"""Port of Flink's ``CoStreamMap`` and ``CoStreamFlatMap``: a map or flat map per input.
+
+On keyed connected streams each record's key, from its own input's key selector, is the current
+key while the function runs, so ``map1``/``map2`` share the keyed state of that key (Flink sets
+the key context per input before calling the operator). Decided once in ``setup``: non-keyed
+inputs keep the bare methods.
+"""
 
 from __future__ import annotations
 
@@ -22,8 +28,11 @@ class CoMapOperator(AbstractTwoInputStreamOperator[OUT, CoMapFunction[Any, Any, 
     """Emits ``map1(value)`` for the first input, ``map2(value)`` for the second.
 
     Raises:
-        GraphError: ``function`` is not a ``CoMapFunction``.
+        GraphError: ``function`` is not a ``CoMapFunction``; in ``setup``, only one input
+            is keyed.
     """
+
+    needs_key_context = True  # map1/map2 may use keyed state on keyed connected streams
 
     def __init__(self, function: CoMapFunction[Any, Any, OUT]) -> None:
         if not isinstance(function, CoMapFunction):
@@ -60,8 +69,11 @@ class CoFlatMapOperator(AbstractTwoInputStreamOperator[OUT, CoFlatMapFunction[An
     """Emits every value ``flat_map1``/``flat_map2`` returns or yields, with the timestamp.
 
     Raises:
-        GraphError: ``function`` is not a ``CoFlatMapFunction``.
+        GraphError: ``function`` is not a ``CoFlatMapFunction``; in ``setup``, only one
+            input is keyed.
     """
+
+    needs_key_context = True  # flat_map1/flat_map2 may use keyed state on keyed streams
 
     def __init__(self, function: CoFlatMapFunction[Any, Any, OUT]) -> None:
         if not isinstance(function, CoFlatMapFunction):

@@ -4,12 +4,13 @@ A left element at ``t`` joins every right element of the same key at ``t + lower
 <= t + upper_bound`` (bounds made inclusive at build time: an exclusive lower bound is
 ``lower + 1``, an exclusive upper one ``upper - 1``, in milliseconds). Each side keeps a buffer
 in keyed state, ``key -> {timestamp: [values]}``; an element first joins the other side's
-buffer, then waits in its own for later arrivals. A cleanup timer per element removes its
-timestamp's bucket once the watermark has passed the last moment anything could still join
-it, so state stays bounded by the watermark. Elements behind the watermark are late: sent to
-the side's late-data output tag when one is set, else dropped and counted in
-``late_records_dropped``. A pair's result carries ``max(left_ts, right_ts)``. Differences:
-buffers are plain dicts in keyed state.
+buffer, then waits in its own for later arrivals. A cleanup timer per bucket, namespaced by its
+side (``CLEANUP_LEFT``/``CLEANUP_RIGHT``, as in Flink), removes exactly that bucket once the
+watermark has passed the last moment anything could still join it, so state stays bounded by
+the watermark and a timer costs the same however many buckets its key holds. Elements behind
+the watermark are late: sent to the side's late-data output tag when one is set, else dropped
+and counted in ``late_records_dropped``. A pair's result carries ``max(left_ts, right_ts)``.
+Differences: buffers are plain dicts in keyed state.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from streamrt.runtime.operator import OperatorContext
 from streamrt.runtime.output_tag import OutputTag
 from streamrt.runtime.outputs.output import Output
 from streamrt.runtime.outputs.timestamped import TimestampedCollector
+from streamrt.runtime.timer_service import InternalTimerService
 
 __all__ = ["IntervalJoinOperator"]
 
@@ -38,6 +40,10 @@ JoinCallable = Callable[[Any, Any, Any, Any], None]
 #: the keyed-state tables of the two buffers: key -> {timestamp: [values]}
 LEFT_BUFFER = "interval-join-left"
 RIGHT_BUFFER = "interval-join-right"
+
+#: the namespaces of the cleanup timers: which side's bucket a timer removes (Flink's names)
+CLEANUP_LEFT = "CLEANUP_LEFT"
+CLEANUP_RIGHT = "CLEANUP_RIGHT"
 
 
 class _JoinContext(SideOutputContext):
@@ -107,16 +113,39 @@ class IntervalJoinOperator(AbstractTwoInputStreamOperator[OUT, ProcessJoinFuncti
         self.create_timer_service()
         self._bind_buffers()
 
+    def create_timer_service(self) -> InternalTimerService:
+        """Cleanup timers of ``(timestamp, key, side)``: the side is the timer's namespace."""
+        assert self.state_backend is not None
+        self.timer_service = InternalTimerService(
+            self.state_backend,
+            self.context.processing_time,
+            self._on_cleanup_timer,
+            _no_processing_time_timers,
+            namespaced=True,
+        )
+        return self.timer_service
+
     def _bind_buffers(self) -> None:
         backend = self.state_backend
         assert backend is not None
         self._left: dict[Any, dict[int, list[Any]]] = backend.table(LEFT_BUFFER, "map")
         self._right: dict[Any, dict[int, list[Any]]] = backend.table(RIGHT_BUFFER, "map")
 
+    def state_dict(self) -> dict[str, Any]:
+        """An independent copy: the buckets are lists that grow in place."""
+        state = super().state_dict()
+        tables = state["keyed"]["tables"]  # each key's buckets dict is a copy already
+        _copy_buckets(tables.get(LEFT_BUFFER, {}), tables.get(RIGHT_BUFFER, {}))
+        return state
+
     def load_state_dict(self, state: dict[str, Any]) -> None:
-        """Restore buffers and cleanup timers (the backend's tables are replaced)."""
+        """Restore buffers and cleanup timers (the backend's tables are replaced).
+
+        The buckets are copied, so ``state`` stays unchanged as buffers grow after the restore.
+        """
         super().load_state_dict(state)
         self._bind_buffers()
+        _copy_buckets(self._left, self._right)
 
     def _timestamp(self, record: StreamRecord[Any]) -> int:
         ts = record.timestamp
@@ -146,7 +175,9 @@ class IntervalJoinOperator(AbstractTwoInputStreamOperator[OUT, ProcessJoinFuncti
                     for other in values:
                         self._emit(value, other, ts, other_ts, record)
         upper = self.upper_bound
-        self.timer_service.register_event_time_timer(ts + upper if upper > 0 else ts)  # type: ignore[union-attr]
+        self.timer_service.register_event_time_timer(  # type: ignore[union-attr]
+            ts + upper if upper > 0 else ts, CLEANUP_LEFT
+        )
 
     def process_element2(self, record: StreamRecord[Any]) -> None:
         """A right element: join the left buffer in ``[ts - upper, ts - lower]``, then wait."""
@@ -165,7 +196,9 @@ class IntervalJoinOperator(AbstractTwoInputStreamOperator[OUT, ProcessJoinFuncti
                     for other in values:
                         self._emit(other, value, other_ts, ts, record)
         lower = self.lower_bound
-        self.timer_service.register_event_time_timer(ts - lower if lower < 0 else ts)  # type: ignore[union-attr]
+        self.timer_service.register_event_time_timer(  # type: ignore[union-attr]
+            ts - lower if lower < 0 else ts, CLEANUP_RIGHT
+        )
 
     def _late(self, record: StreamRecord[Any], tag: OutputTag[Any] | None) -> None:
         if tag is None:
@@ -184,16 +217,23 @@ class IntervalJoinOperator(AbstractTwoInputStreamOperator[OUT, ProcessJoinFuncti
         except Exception as exc:  # downstream OperatorErrors pass through
             self.on_user_error(exc, record)
 
-    def on_event_time(self, timestamp: int, key: Any) -> None:
-        """A cleanup timer: drop every bucket of the key that can no longer join anything.
+    def _on_cleanup_timer(self, timestamp: int, key: Any, side: Any) -> None:
+        """A cleanup timer: drop the one bucket whose last use was ``timestamp``.
 
         A left bucket at ``t`` is done at ``t + upper`` (``t`` when ``upper <= 0``), a right
-        one at ``t - lower`` (``t`` when ``lower >= 0``): the times its timers were set for.
-        Buckets whose own timers are due at the same watermark go at once (same result).
+        one at ``t - lower`` (``t`` when ``lower >= 0``): the times its timers were set for, so
+        the bucket's timestamp follows from the timer's. A timer without a side comes from a
+        checkpoint taken before timers had one; it stands for the bucket of either side that
+        is done at ``timestamp`` (both, when both are), as each bucket had a timer of its own.
         """
-        upper, lower = max(self.upper_bound, 0), min(self.lower_bound, 0)
-        _expire(self._left, key, lambda t: t + upper <= timestamp)
-        _expire(self._right, key, lambda t: t - lower <= timestamp)
+        if side != CLEANUP_RIGHT:
+            _remove(self._left, key, timestamp - max(self.upper_bound, 0))
+        if side != CLEANUP_LEFT:
+            _remove(self._right, key, timestamp + min(self.lower_bound, 0))
+
+
+def _no_processing_time_timers(timestamp: int, key: Any, side: Any) -> None:
+    """Never called: the interval join runs in event time only."""
 
 
 def _add(buffer: dict[Any, dict[int, list[Any]]], key: Any, ts: int, value: Any) -> None:
@@ -202,15 +242,25 @@ def _add(buffer: dict[Any, dict[int, list[Any]]], key: Any, ts: int, value: Any)
         buffer[key] = {ts: [value]}
         return
     bucket = buckets.get(ts)
-    # a new list, not an append: a state_dict() copy shares the old one
-    buckets[ts] = [value] if bucket is None else [*bucket, value]
+    if bucket is None:
+        buckets[ts] = [value]
+    else:  # in place: state_dict() copies the buckets, a checkpoint encodes them at once
+        bucket.append(value)
 
 
-def _expire(buffer: dict[Any, dict[int, list[Any]]], key: Any, done: Callable[[int], bool]) -> None:
+def _copy_buckets(*buffers: dict[Any, dict[int, list[Any]]]) -> None:
+    """Give every bucket of ``buffers`` its own list (the buckets dicts are not shared)."""
+    for buffer in buffers:
+        for buckets in buffer.values():
+            for ts, values in buckets.items():
+                buckets[ts] = list(values)
+
+
+def _remove(buffer: dict[Any, dict[int, list[Any]]], key: Any, ts: int) -> None:
     buckets = buffer.get(key)
-    if not buckets:
+    if buckets is None:
         return
-    for ts in [t for t in buckets if done(t)]:
-        del buckets[ts]
+    # absent when two timers stand for one bucket (an old checkpoint's and a new one)
+    buckets.pop(ts, None)
     if not buckets:
         del buffer[key]

@@ -5,14 +5,22 @@ Port of the two-input half of Flink's ``AbstractStreamOperator`` (``processWater
 watermark and idleness are kept; the combined watermark is the minimum over the inputs that
 are not idle, and when it rises the operator's ``process_watermark`` runs (timers fire, then
 the watermark is forwarded). The operator goes idle downstream when both inputs are idle.
+
+On keyed connected streams an operator that says ``needs_key_context`` gets each record's key,
+from its own input's key selector, set as the current key before its ``process_element1/2``
+runs (Flink's ``setKeyContextElement1/2``); the wrapping is decided once, in ``setup``.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any, Generic, TypeVar
 
 from operators.base import AbstractUdfStreamOperator
+from streamrt.errors import GraphError
 from streamrt.runtime.elements import MIN_WATERMARK, StreamRecord, Watermark, WatermarkStatus
+from streamrt.runtime.operator import OperatorContext
+from streamrt.runtime.state import KeyedStateBackend
 
 __all__ = ["AbstractTwoInputStreamOperator"]
 
@@ -29,6 +37,19 @@ class AbstractTwoInputStreamOperator(AbstractUdfStreamOperator[Any, OUT, F], Gen
         super().__init__(function)
         self._input_watermarks = [MIN_WATERMARK, MIN_WATERMARK]
         self._input_idle = [False, False]
+
+    def set_key_context(self, backend: KeyedStateBackend, context: OperatorContext) -> None:
+        """Wrap ``process_element1``/``process_element2``: each sets its record's key first.
+
+        Raises:
+            GraphError: only one of the two inputs is keyed.
+        """
+        key1, key2 = context.key_selector, context.key_selector2
+        if key1 is None or key2 is None:
+            msg = f"operator {context.name!r}: either both inputs are keyed or neither is"
+            raise GraphError(msg)
+        self.process_element1 = _keyed(backend, key1, self.process_element1)  # type: ignore[method-assign,assignment]
+        self.process_element2 = _keyed(backend, key2, self.process_element2)  # type: ignore[method-assign,assignment]
 
     def process_element(self, record: StreamRecord[Any]) -> None:
         """Never called: the task calls ``process_element1``/``process_element2``."""
@@ -85,3 +106,15 @@ class AbstractTwoInputStreamOperator(AbstractUdfStreamOperator[Any, OUT, F], Gen
         self._advance()  # an input going idle no longer holds the other one back
         if was_idle != all(self._input_idle):
             self.output.emit_watermark_status(status)
+
+
+def _keyed(
+    backend: KeyedStateBackend,
+    key_of: Callable[[Any], Any],
+    process: Callable[[StreamRecord[Any]], None],
+) -> Callable[[StreamRecord[Any]], None]:
+    def process_keyed(record: StreamRecord[Any]) -> None:
+        backend.current_key = key_of(record.value)
+        process(record)
+
+    return process_keyed

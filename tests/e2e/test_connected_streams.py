@@ -65,6 +65,39 @@ def test_connect_map_and_flat_map_give_exact_outputs(
     assert sorted(flat, key=str) == [1, 2, 2, 3, 3, 3, "x", "y", "z"]
 
 
+class CountPerKey(CoMapFunction[str, str, tuple[str, int]]):
+    """Numbers each key's records, from either input, in keyed state."""
+
+    def open(self, runtime_context: RuntimeContext) -> None:
+        self.count: ValueState[int] = runtime_context.get_state("count")
+
+    def bump(self, value: str) -> tuple[str, int]:
+        n = (self.count.value() or 0) + 1
+        self.count.update(n)
+        return value, n
+
+    def map1(self, value: str) -> tuple[str, int]:
+        return self.bump(value)
+
+    def map2(self, value: str) -> tuple[str, int]:
+        return self.bump(value)
+
+
+@pytest.mark.parametrize("parallelism", [1, 3])
+def test_keyed_co_map_keeps_state_per_key(
+    env_factory: Callable[..., StreamExecutionEnvironment], parallelism: int
+) -> None:
+    env = env_factory(parallelism=parallelism)
+    a, b = env.from_collection(["a", "a", "a", "c"]), env.from_collection(["b", "b", "c"])
+    counted = (
+        a.key_by(lambda v: v)
+        .connect(b.key_by(lambda v: v))
+        .map(CountPerKey())
+        .execute_and_collect()
+    )
+    assert sorted(counted) == [("a", 1), ("a", 2), ("a", 3), ("b", 1), ("b", 2), ("c", 1), ("c", 2)]
+
+
 def test_a_two_input_operator_heads_its_chain_and_the_plan_shows_its_inputs(
     env_factory: Callable[..., StreamExecutionEnvironment],
 ) -> None:

@@ -1,5 +1,5 @@
 """Two-input operators checkpointed mid-stream and restored (at another parallelism too) give
-the results of an uninterrupted run: a keyed co-process and an interval join."""
+the results of an uninterrupted run: a keyed co-process, a keyed co-map and an interval join."""
 
 from __future__ import annotations
 
@@ -21,7 +21,13 @@ from streamrt import (
 from streamrt.runtime.elements import Watermark
 from streamrt.testing import CollectSink, GatedSource
 from tests.conftest import bounded, cancel_and_expect_cancelled, wait_until
-from tests.e2e.test_connected_streams import EXPECTED_ORDERS, ORDERS, PAYMENTS, OrderPayments
+from tests.e2e.test_connected_streams import (
+    EXPECTED_ORDERS,
+    ORDERS,
+    PAYMENTS,
+    CountPerKey,
+    OrderPayments,
+)
 
 #: how far records of one input may arrive out of timestamp order
 DISORDER = 20
@@ -134,6 +140,42 @@ async def test_a_keyed_co_process_restored_mid_stream_gives_the_uninterrupted_re
     assert sorted(whole) == EXPECTED_ORDERS
     assert 0 < len(before) < len(whole)
     assert sorted(before + after) == EXPECTED_ORDERS
+
+
+def count_job(
+    env: StreamExecutionEnvironment,
+    orders: GatedSource[Any],
+    payments: GatedSource[Any],
+    sink: CollectSink[Any],
+    parallelism: int,
+) -> None:
+    first = env.from_source(orders, strategy(2), "orders").uid("orders")
+    second = env.from_source(payments, strategy(2), "payments").uid("payments")
+    (
+        first.map(lambda o: o[0])
+        .key_by(lambda oid: oid)
+        .connect(second.map(lambda p: p[0]).key_by(lambda oid: oid))
+        .map(CountPerKey())
+        .uid("count")
+        .set_parallelism(parallelism)
+        .sink_to(sink)
+        .set_parallelism(1)
+    )
+
+
+@pytest.mark.parametrize("parallelisms", [(2, 2), (2, 3)])
+async def test_a_keyed_co_map_restored_mid_stream_keeps_counting_per_key(
+    tmp_path: Path, parallelisms: tuple[int, int]
+) -> None:
+    whole, before, after = await run_interrupted(
+        tmp_path, count_job, ORDERS, PAYMENTS, (20, 12), parallelisms
+    )
+    # each order id once from the orders, once more from its payment if it has one
+    paid = {p[0] for p in PAYMENTS}
+    expected = sorted([(o[0], 1) for o in ORDERS] + [(oid, 2) for oid in paid])
+    assert sorted(whole) == expected
+    assert 0 < len(before) < len(whole)
+    assert sorted(before + after) == expected
 
 
 class Pair(ProcessJoinFunction[Any, Any, Any]):

@@ -71,6 +71,79 @@ async def test_co_flat_map_emits_every_value_of_each_side() -> None:
     ] == harness.emitted
 
 
+class CountMap(CoMapFunction[tuple[str, str], tuple[str, str], Any]):
+    """Counts per key in keyed state, from either input; first-input keys are field 0, second
+    input keys are field 1 (so the test sees each input use its own selector)."""
+
+    def open(self, runtime_context: RuntimeContext) -> None:
+        self.count: ValueState[int] = runtime_context.get_state(ValueStateDescriptor("n", int))
+
+    def bump(self, label: str) -> tuple[str, int]:
+        n = (self.count.value() or 0) + 1
+        self.count.update(n)
+        return label, n
+
+    def map1(self, value: tuple[str, str]) -> Any:
+        return self.bump(value[1])
+
+    def map2(self, value: tuple[str, str]) -> Any:
+        return self.bump(value[1])
+
+
+class CountFlatMap(CoFlatMapFunction[tuple[str, str], tuple[str, str], Any]):
+    """``CountMap`` as a flat map (yielding on one input, returning a list on the other)."""
+
+    def open(self, runtime_context: RuntimeContext) -> None:
+        self.counter = CountMap()
+        self.counter.open(runtime_context)
+
+    def flat_map1(self, value: tuple[str, str]) -> Any:
+        yield self.counter.map1(value)
+
+    def flat_map2(self, value: tuple[str, str]) -> Any:
+        return [self.counter.map2(value)]
+
+
+@pytest.mark.parametrize("operator_type", [CoMapOperator, CoFlatMapOperator])
+async def test_keyed_co_map_and_flat_map_set_each_records_key_from_its_own_input(
+    operator_type: Any,
+) -> None:
+    function = CountMap() if operator_type is CoMapOperator else CountFlatMap()
+    harness = await TwoInputOperatorHarness(
+        operator_type(function),
+        key_selector1=lambda v: v[0],
+        key_selector2=lambda v: v[1][0],  # "b2" -> "b": another field than input 1
+    ).open()
+    harness.process_element1(("a", "a1"), 1)
+    harness.process_element2(("x", "b1"), 2)
+    harness.process_element1(("a", "a2"), 3)
+    harness.process_element2(("y", "a3"), 4)  # key "a" from the second input
+    harness.process_element1(("b", "b2"), 5)
+    assert [
+        StreamRecord(("a1", 1), 1),
+        StreamRecord(("b1", 1), 2),
+        StreamRecord(("a2", 2), 3),
+        StreamRecord(("a3", 3), 4),
+        StreamRecord(("b2", 2), 5),
+    ] == harness.emitted
+    operator: Any = harness.operator
+    assert operator.state_backend.snapshot()["tables"] == {"n": {"a": 3, "b": 2}}
+
+
+async def test_non_keyed_co_map_keeps_its_bare_methods() -> None:
+    # the key context is decided in setup: nothing wraps the record path when not keyed
+    for operator in (CoMapOperator(Tag()), CoFlatMapOperator(Split())):
+        await TwoInputOperatorHarness(operator).open()
+        assert "process_element1" not in vars(operator)
+        assert "process_element2" not in vars(operator)
+        assert operator.state_backend is None
+
+
+def test_keyed_co_map_needs_both_inputs_keyed() -> None:
+    with pytest.raises(GraphError, match="either both inputs are keyed or neither is"):
+        TwoInputOperatorHarness(CoMapOperator(CountMap()), key_selector1=lambda v: v[0])
+
+
 def test_co_operators_refuse_other_functions_at_build_time() -> None:
     with pytest.raises(GraphError, match="needs a CoMapFunction"):
         CoMapOperator(lambda v: v)  # type: ignore[arg-type]

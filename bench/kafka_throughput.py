@@ -13,19 +13,16 @@ its own peak RSS. The broker is the embedded noida (or ``KAFKA_BOOTSTRAP``).
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import json
 import resource
 import statistics
-import subprocess
-import sys
 import time
 import uuid
 from typing import Any
 
-from bench.brokers import kafka_bootstrap
 from bench.chain_throughput import enrich, keep, make_lines
+from bench.kafka_cases import main_for
 
 PARTITIONS = 8
 CASES = {
@@ -157,60 +154,25 @@ def run_case(case: str, bootstrap: str, source: str, records: int) -> dict[str, 
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--records", type=int, default=500_000)
-    parser.add_argument("--rounds", type=int, default=3)
-    parser.add_argument("--case", choices=list(CASES))
-    parser.add_argument("--bootstrap")
-    parser.add_argument("--source")
-    args = parser.parse_args()
-    if args.case:  # a child process: one measurement, as JSON
-        print(json.dumps(run_case(args.case, args.bootstrap, args.source, args.records)))
+    ran = main_for("bench.kafka_throughput", __doc__, CASES, fill, run_case, "orders")
+    if ran is None:
         return
-
-    with kafka_bootstrap("noida") as (bootstrap, broker):
-        source = f"orders-{uuid.uuid4().hex[:8]}"
-        asyncio.run(fill(bootstrap, source, args.records))
-        results: dict[str, list[dict[str, Any]]] = {case: [] for case in CASES}
-        for _ in range(args.rounds):
-            for case in CASES:
-                done = subprocess.run(
-                    [
-                        sys.executable,
-                        "-m",
-                        "bench.kafka_throughput",
-                        "--case",
-                        case,
-                        "--bootstrap",
-                        bootstrap,
-                        "--source",
-                        source,
-                        "--records",
-                        str(args.records),
-                    ],
-                    capture_output=True,
-                    text=True,
-                    check=True,
-                )
-                results[case].append(json.loads(done.stdout.strip().splitlines()[-1]))
-        written = {r["written"] for rs in results.values() for r in rs}
-        if len(written) != 1:
-            raise SystemExit(f"the cases wrote different record counts: {written}")
-        loop_rate = statistics.median(r["rate"] for r in results["loop"])
-        print(
-            f"{args.records} records over {PARTITIONS} partitions, {args.rounds} rounds, "
-            f"median; broker: {'noida (embedded)' if broker else bootstrap}"
-        )
-        print(f"{'case':36} {'records/s':>12} {'ratio':>7} {'peak RSS':>10}")
-        for case, label in CASES.items():
-            rate = statistics.median(r["rate"] for r in results[case])
-            rss = max(r["peak_rss_mb"] for r in results[case])
-            print(f"{label:36} {rate:>12,.0f} {rate / loop_rate:>7.2f} {rss:>8.0f} MB")
-        for case in ("streamrt", "streamrt-reuse"):
-            ratios = [
-                s["rate"] / lo["rate"] for s, lo in zip(results[case], results["loop"], strict=True)
-            ]
-            print(f"per-round ratios, {case}: {', '.join(f'{r:.2f}' for r in ratios)}")
+    args, broker, bootstrap, results = ran
+    loop_rate = statistics.median(r["rate"] for r in results["loop"])
+    print(
+        f"{args.records} records over {PARTITIONS} partitions, {args.rounds} rounds, "
+        f"median; broker: {'noida (embedded)' if broker else bootstrap}"
+    )
+    print(f"{'case':36} {'records/s':>12} {'ratio':>7} {'peak RSS':>10}")
+    for case, label in CASES.items():
+        rate = statistics.median(r["rate"] for r in results[case])
+        rss = max(r["peak_rss_mb"] for r in results[case])
+        print(f"{label:36} {rate:>12,.0f} {rate / loop_rate:>7.2f} {rss:>8.0f} MB")
+    for case in ("streamrt", "streamrt-reuse"):
+        ratios = [
+            s["rate"] / lo["rate"] for s, lo in zip(results[case], results["loop"], strict=True)
+        ]
+        print(f"per-round ratios, {case}: {', '.join(f'{r:.2f}' for r in ratios)}")
 
 
 if __name__ == "__main__":

@@ -15,19 +15,16 @@ number of results.
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import json
 import random
 import statistics
-import subprocess
-import sys
 import time
 import uuid
 from collections.abc import Iterable
 from typing import Any
 
-from bench.brokers import kafka_bootstrap
+from bench.kafka_cases import main_for
 from bench.kafka_throughput import PARTITIONS, create_topic
 
 USERS = 1_000
@@ -204,45 +201,25 @@ def run_case(case: str, bootstrap: str, source: str, records: int) -> dict[str, 
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--records", type=int, default=500_000)
-    parser.add_argument("--rounds", type=int, default=3)
-    parser.add_argument("--case", choices=list(CASES))
-    parser.add_argument("--bootstrap")
-    parser.add_argument("--source")
-    args = parser.parse_args()
-    if args.case:  # a child process: one measurement, as JSON
-        print(json.dumps(run_case(args.case, args.bootstrap, args.source, args.records)))
+    ran = main_for("bench.window_throughput", __doc__, CASES, fill, run_case, "events")
+    if ran is None:
         return
-
-    with kafka_bootstrap("noida") as (bootstrap, broker):
-        source = f"events-{uuid.uuid4().hex[:8]}"
-        asyncio.run(fill(bootstrap, source, args.records))
-        results: dict[str, list[dict[str, Any]]] = {case: [] for case in CASES}
-        for _ in range(args.rounds):
-            for case in CASES:
-                command = [sys.executable, "-m", "bench.window_throughput", "--case", case]
-                command += ["--bootstrap", bootstrap, "--source", source]
-                command += ["--records", str(args.records)]
-                done = subprocess.run(command, capture_output=True, text=True, check=True)
-                results[case].append(json.loads(done.stdout.strip().splitlines()[-1]))
-        written = {r["written"] for rs in results.values() for r in rs}
-        if len(written) != 1:
-            raise SystemExit(f"the cases wrote different result counts: {written}")
-        loop_rate = statistics.median(r["rate"] for r in results["loop"])
-        print(
-            f"{args.records} events over {PARTITIONS} partitions, {written.pop()} window "
-            f"results, {args.rounds} rounds, median; broker: "
-            f"{'noida (embedded)' if broker else bootstrap}"
-        )
-        print(f"{'case':30} {'records/s':>12} {'ratio':>7}")
-        for case, label in CASES.items():
-            rate = statistics.median(r["rate"] for r in results[case])
-            print(f"{label:30} {rate:>12,.0f} {rate / loop_rate:>7.2f}")
-        for case in ("streamrt", "streamrt-no-checkpoints"):
-            pairs = zip(results[case], results["loop"], strict=True)
-            ratios = [s["rate"] / lo["rate"] for s, lo in pairs]
-            print(f"per-round ratios, {case}: {', '.join(f'{r:.2f}' for r in ratios)}")
+    args, broker, bootstrap, results = ran
+    loop_rate = statistics.median(r["rate"] for r in results["loop"])
+    written = results["loop"][0]["written"]  # every case wrote as many (checked)
+    print(
+        f"{args.records} events over {PARTITIONS} partitions, {written} window "
+        f"results, {args.rounds} rounds, median; broker: "
+        f"{'noida (embedded)' if broker else bootstrap}"
+    )
+    print(f"{'case':30} {'records/s':>12} {'ratio':>7}")
+    for case, label in CASES.items():
+        rate = statistics.median(r["rate"] for r in results[case])
+        print(f"{label:30} {rate:>12,.0f} {rate / loop_rate:>7.2f}")
+    for case in ("streamrt", "streamrt-no-checkpoints"):
+        pairs = zip(results[case], results["loop"], strict=True)
+        ratios = [s["rate"] / lo["rate"] for s, lo in pairs]
+        print(f"per-round ratios, {case}: {', '.join(f'{r:.2f}' for r in ratios)}")
 
 
 if __name__ == "__main__":

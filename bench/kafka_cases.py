@@ -1,0 +1,68 @@
+"""The driver both Kafka benchmarks share: alternating cases, each in a child process.
+
+A benchmark module defines ``CASES`` (name -> label), ``fill(bootstrap, topic, records)`` and
+``run_case(case, bootstrap, source, records) -> dict`` (one measurement, with ``"rate"`` and
+``"written"``), and calls ``main_for(...)`` from its ``main()``. The parent fills one topic on
+the embedded broker (or ``KAFKA_BOOTSTRAP``), then runs every case once per round, in order, in
+a fresh process, so each reports its own peak RSS and no case warms the next one's caches.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import subprocess
+import sys
+import uuid
+from collections.abc import Callable, Coroutine
+from typing import Any
+
+from bench.brokers import kafka_bootstrap
+
+#: one measurement of ``case``: ``run_case(case, bootstrap, source, records)``
+RunCase = Callable[[str, str, str, int], dict[str, Any]]
+#: what the parent receives: the arguments, the broker it used (``None``: ``KAFKA_BOOTSTRAP``),
+#: its bootstrap servers and, per case, one result per round
+Results = tuple[argparse.Namespace, Any, str, dict[str, list[dict[str, Any]]]]
+
+
+def main_for(
+    module: str,
+    doc: str | None,
+    cases: dict[str, str],
+    fill: Callable[[str, str, int], Coroutine[Any, Any, None]],
+    run_case: RunCase,
+    topic_prefix: str,
+) -> Results | None:
+    """Parse the command line; in a child, print one measurement; in the parent, run all.
+
+    Returns ``None`` in a child, else ``(args, broker, bootstrap, results)`` after checking that
+    every run of every case wrote the same number of records.
+    """
+    parser = argparse.ArgumentParser(description=doc)
+    parser.add_argument("--records", type=int, default=500_000)
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--case", choices=list(cases))
+    parser.add_argument("--bootstrap")
+    parser.add_argument("--source")
+    args = parser.parse_args()
+    if args.case:  # a child process: one measurement, as JSON
+        print(json.dumps(run_case(args.case, args.bootstrap, args.source, args.records)))
+        return None
+
+    with kafka_bootstrap("noida") as (bootstrap, broker):
+        source = f"{topic_prefix}-{uuid.uuid4().hex[:8]}"
+        asyncio.run(fill(bootstrap, source, args.records))
+        results: dict[str, list[dict[str, Any]]] = {case: [] for case in cases}
+        for _ in range(args.rounds):
+            for case in cases:
+                command = [sys.executable, "-m", module, "--case", case]
+                command += ["--bootstrap", bootstrap, "--source", source]
+                command += ["--records", str(args.records)]
+                done = subprocess.run(command, capture_output=True, text=True, check=True)
+                results[case].append(json.loads(done.stdout.strip().splitlines()[-1]))
+    written = {r["written"] for rs in results.values() for r in rs}
+    if len(written) != 1:
+        raise SystemExit(f"the cases wrote different record counts: {written}")
+    return args, broker, bootstrap, results

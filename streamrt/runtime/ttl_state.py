@@ -83,9 +83,10 @@ class _Ttl:
     _return_expired: bool
     _now: Clock
 
-    def _setup_ttl(
+    def __init__(
         self, backend: KeyedStateBackend, name: str, settings: TtlSettings, clock: Clock
     ) -> None:
+        # replaces the plain state's __init__: the table has the TTL kind, values carry times
         self._backend = backend
         self._table = backend.table(name, self.kind + TTL_SUFFIX)
         self._ttl = settings.ttl_ms
@@ -134,7 +135,7 @@ class TtlValueState(_Ttl, ValueState[T]):
     def __init__(
         self, backend: KeyedStateBackend, name: str, settings: TtlSettings, clock: Clock
     ) -> None:
-        self._setup_ttl(backend, name, settings, clock)
+        super().__init__(backend, name, settings, clock)
         self._default = None
 
     def value(self) -> T | None:
@@ -162,7 +163,7 @@ class TtlReducingState(_Ttl, ReducingState[T]):
         clock: Clock,
         reduce_function: Callable[[T, T], T],
     ) -> None:
-        self._setup_ttl(backend, name, settings, clock)
+        super().__init__(backend, name, settings, clock)
         self._reduce = reduce_function
 
     def get(self) -> T | None:
@@ -192,7 +193,7 @@ class TtlAggregatingState(_Ttl, AggregatingState[IN, OUT]):
         clock: Clock,
         function: Aggregator[IN, Any, OUT],
     ) -> None:
-        self._setup_ttl(backend, name, settings, clock)
+        super().__init__(backend, name, settings, clock)
         self._function = function
 
     def get(self) -> OUT | None:
@@ -213,11 +214,6 @@ class TtlListState(_Ttl, ListState[T]):
     """``ListState`` with a TTL per element (Flink's ``TtlListState``)."""
 
     __slots__ = _TTL_SLOTS
-
-    def __init__(
-        self, backend: KeyedStateBackend, name: str, settings: TtlSettings, clock: Clock
-    ) -> None:
-        self._setup_ttl(backend, name, settings, clock)
 
     kind = "list"
 
@@ -269,11 +265,6 @@ class TtlMapState(_Ttl, MapState[K, V]):
     """``MapState`` with a TTL per entry (Flink's ``TtlMapState``)."""
 
     __slots__ = _TTL_SLOTS
-
-    def __init__(
-        self, backend: KeyedStateBackend, name: str, settings: TtlSettings, clock: Clock
-    ) -> None:
-        self._setup_ttl(backend, name, settings, clock)
 
     kind = "map"
 

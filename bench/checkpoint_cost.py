@@ -60,7 +60,8 @@ from typing import Any
 
 from bench import kafka_throughput
 from bench.brokers import kafka_bootstrap
-from bench.kafka_throughput import PARTITIONS, fill
+from bench.kafka_cases import PARTITIONS
+from bench.kafka_throughput import fill
 
 ETL_CASES = {
     "memory": "A: checkpoints in memory",

@@ -12,19 +12,62 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import resource
 import subprocess
 import sys
+import time
 import uuid
 from collections.abc import Callable, Coroutine
 from typing import Any
 
 from bench.brokers import kafka_bootstrap
 
+#: partitions of the input and output topics
+PARTITIONS = 8
+
 #: one measurement of ``case``: ``run_case(case, bootstrap, source, records)``
 RunCase = Callable[[str, str, str, int], dict[str, Any]]
 #: what the parent receives: the arguments, the broker it used (``None``: ``KAFKA_BOOTSTRAP``),
 #: its bootstrap servers and, per case, one result per round
 Results = tuple[argparse.Namespace, Any, str, dict[str, list[dict[str, Any]]]]
+
+
+async def create_topic(bootstrap: str, name: str, partitions: int) -> None:
+    """Create topic ``name`` with ``partitions`` partitions (replication 1)."""
+    from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    await admin.start()
+    try:
+        await admin.create_topics([NewTopic(name, num_partitions=partitions, replication_factor=1)])
+    finally:
+        await admin.close()
+
+
+def measure(
+    case: str,
+    records: int,
+    bootstrap: str,
+    work: Callable[[str], Coroutine[Any, Any, int]],
+) -> dict[str, Any]:
+    """Time ``work(target)`` on uvloop, writing to a fresh topic; return one measurement.
+
+    ``work`` returns how many records it wrote. Both sides of every benchmark run on uvloop,
+    which is what ``env.execute`` uses.
+    """
+    import uvloop
+
+    target = f"out-{uuid.uuid4().hex[:8]}"
+
+    async def timed() -> tuple[float, int]:
+        await create_topic(bootstrap, target, PARTITIONS)
+        start = time.perf_counter()
+        written = await work(target)
+        return time.perf_counter() - start, written
+
+    seconds, written = uvloop.run(timed())
+    rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    return {"case": case, "rate": records / seconds, "written": written, "peak_rss_mb": rss_mb}
 
 
 def main_for(

@@ -15,32 +15,17 @@ from __future__ import annotations
 
 import asyncio
 import json
-import resource
 import statistics
-import time
-import uuid
 from typing import Any
 
 from bench.chain_throughput import enrich, keep, make_lines
-from bench.kafka_cases import main_for
+from bench.kafka_cases import PARTITIONS, create_topic, main_for, measure
 
-PARTITIONS = 8
 CASES = {
     "loop": "raw aiokafka loop",
     "streamrt": "streamrt job, object reuse off",
     "streamrt-reuse": "streamrt job, object reuse on",
 }
-
-
-async def create_topic(bootstrap: str, name: str, partitions: int) -> None:
-    from aiokafka.admin import AIOKafkaAdminClient, NewTopic
-
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
-    await admin.start()
-    try:
-        await admin.create_topics([NewTopic(name, num_partitions=partitions, replication_factor=1)])
-    finally:
-        await admin.close()
 
 
 async def fill(bootstrap: str, topic: str, records: int) -> None:
@@ -133,24 +118,13 @@ async def streamrt_job(
 
 
 def run_case(case: str, bootstrap: str, source: str, records: int) -> dict[str, Any]:
-    target = f"out-{uuid.uuid4().hex[:8]}"
-
-    async def main() -> tuple[float, int]:
-        await create_topic(bootstrap, target, PARTITIONS)
-        start = time.perf_counter()
+    async def work(target: str) -> int:
         if case == "loop":
-            written = await raw_loop(bootstrap, source, target, records)
-        else:
-            written = await streamrt_job(
-                bootstrap, source, target, records, object_reuse=case == "streamrt-reuse"
-            )
-        return time.perf_counter() - start, written
+            return await raw_loop(bootstrap, source, target, records)
+        reuse = case == "streamrt-reuse"
+        return await streamrt_job(bootstrap, source, target, records, object_reuse=reuse)
 
-    import uvloop  # both cases on uvloop: what env.execute uses
-
-    seconds, written = uvloop.run(main())
-    rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    return {"case": case, "rate": records / seconds, "written": written, "peak_rss_mb": rss_mb}
+    return measure(case, records, bootstrap, work)
 
 
 def main() -> None:

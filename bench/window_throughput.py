@@ -20,12 +20,10 @@ import json
 import random
 import statistics
 import time
-import uuid
 from collections.abc import Iterable
 from typing import Any
 
-from bench.kafka_cases import main_for
-from bench.kafka_throughput import PARTITIONS, create_topic
+from bench.kafka_cases import PARTITIONS, create_topic, main_for, measure
 
 USERS = 1_000
 WINDOW_MS = 1_000
@@ -183,21 +181,12 @@ async def streamrt_job(bootstrap: str, source: str, target: str, *, checkpoints:
 
 
 def run_case(case: str, bootstrap: str, source: str, records: int) -> dict[str, Any]:
-    target = f"windows-{uuid.uuid4().hex[:8]}"
-
-    async def main() -> tuple[float, int]:
-        await create_topic(bootstrap, target, PARTITIONS)
-        start = time.perf_counter()
+    async def work(target: str) -> int:
         if case == "loop":
-            written = await hand_written(bootstrap, source, target, records)
-        else:
-            written = await streamrt_job(bootstrap, source, target, checkpoints=case == "streamrt")
-        return time.perf_counter() - start, written
+            return await hand_written(bootstrap, source, target, records)
+        return await streamrt_job(bootstrap, source, target, checkpoints=case == "streamrt")
 
-    import uvloop  # both cases on uvloop: what env.execute uses
-
-    seconds, written = uvloop.run(main())
-    return {"case": case, "rate": records / seconds, "written": written}
+    return measure(case, records, bootstrap, work)
 
 
 def main() -> None:

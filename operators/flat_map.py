@@ -10,7 +10,6 @@ from streamrt.functions import FlatMapFunction, function_callable
 from streamrt.runtime.elements import StreamRecord
 from streamrt.runtime.operator import OperatorContext
 from streamrt.runtime.outputs.output import Output
-from streamrt.runtime.outputs.timestamped import TimestampedCollector
 
 __all__ = ["FlatMapOperator"]
 
@@ -28,18 +27,22 @@ class FlatMapOperator(AbstractUdfStreamOperator[IN, OUT, Any]):
         self._fn = function_callable(function, FlatMapFunction, "flat_map")
 
     def setup(self, context: OperatorContext, output: Output[OUT]) -> None:
-        """Wrap the output in a ``TimestampedCollector``."""
+        """Bind the output's ``collect`` once; emits go through one reused record."""
         super().setup(context, output)
-        self._collector = TimestampedCollector(output)
+        self._collect = output.collect
+        self._emitted: StreamRecord[Any] = StreamRecord(None)
 
     def process_element(self, record: StreamRecord[IN]) -> None:
         """Emit each value ``fn`` returns (or yields)."""
-        collector = self._collector
-        collector.timestamp = record.timestamp
-        collect = collector.collect
+        timestamp = record.timestamp
+        emitted = self._emitted
+        collect = self._collect
         try:
-            for value in _iterable(self._fn(record.value)):  # a generator runs user code
-                collect(value)
+            # each value goes straight into the emitted record, held by nothing else, so the
+            # next output sees whether the function kept it (TimestampedCollector does likewise)
+            for emitted.value in _iterable(self._fn(record.value)):  # user code runs here
+                emitted.timestamp = timestamp
+                collect(emitted)
         except Exception as exc:  # downstream OperatorErrors pass through
             self.on_user_error(exc, record)
 

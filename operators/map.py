@@ -37,9 +37,9 @@ class MapOperator(AbstractUdfStreamOperator[IN, OUT, Any]):
     def process_element(self, record: StreamRecord[IN]) -> None:
         """Replace the value with ``fn(value)`` and emit the same record."""
         try:
-            value = self._fn(record.value)
+            # no local keeps the result: the next output's copy check counts its holders
+            record.value = self._fn(record.value)
         except Exception as exc:  # zero-cost until raised; the policy decides
             self.on_user_error(exc, record)
             return
-        record.value = value
         self._collect(record)  # type: ignore[arg-type]

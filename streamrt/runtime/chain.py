@@ -151,8 +151,20 @@ class OperatorChain:
             records_out = DISCARDING_COUNTER
             if child_may_count and not counted:
                 records_out, counted = metrics.records_out, True
-            chaining_cls = ChainingOutput if self._object_reuse else CopyingChainingOutput
-            chained = chaining_cls(target, target_context, records_out=records_out, tag=edge.tag)
+            chained: ChainingOutput[Any] | CopyingChainingOutput[Any]
+            if self._object_reuse:
+                chained = ChainingOutput(
+                    target, target_context, records_out=records_out, tag=edge.tag
+                )
+            else:
+                # the only out-edge: no other branch sees the record, so it may pass uncopied
+                chained = CopyingChainingOutput(
+                    target,
+                    target_context,
+                    records_out=records_out,
+                    tag=edge.tag,
+                    exclusive=len(node.out_edges) == 1,
+                )
             target_context.metrics.input_watermark = chained.watermark_gauge
             outputs.append(chained)
         result: WatermarkGaugeExposingOutput[Any]

@@ -5,6 +5,12 @@ has no serializer per type, so ``copy_value`` dispatches on the runtime type: im
 returned as they are, JSON-like dicts and lists are copied with C-speed checks, and anything else
 falls back to ``copy.deepcopy``. Register your own immutable classes (frozen dataclasses of
 atoms, say) with ``register_immutable_type`` to skip the copy for them.
+
+A copy is only needed when someone else can reach the value. ``UNSHARED_LOCAL`` and
+``UNSHARED_PARAM`` let the record path skip it when CPython proves nobody can (see
+docs/object-reuse.md): the value's reference count is what a record alone holding it gives,
+and the cyclic garbage collector does not track it, so it holds no list, dict, set or class
+instance that a second holder could change.
 """
 
 from __future__ import annotations
@@ -13,11 +19,23 @@ import copy
 import datetime
 import decimal
 import enum
+import gc
+import sys
 from collections.abc import Callable
 from typing import Any, TypeVar
 from uuid import UUID
 
-__all__ = ["ATOMS", "copy_value", "register_copier", "register_immutable_type"]
+__all__ = [
+    "ATOMS",
+    "UNSHARED_LOCAL",
+    "UNSHARED_PARAM",
+    "copy_value",
+    "is_tracked",
+    "refcount",
+    "register_copier",
+    "register_immutable_type",
+    "unshared_flat",
+]
 
 T = TypeVar("T")
 
@@ -87,3 +105,62 @@ def copy_value(value: T) -> T:
     if isinstance(value, enum.Enum):  # members are singletons
         return value
     return copy.deepcopy(value)
+
+
+# -- values only a record holds -------------------------------------------------------------------
+#: ``sys.getrefcount`` (CPython); the record path binds it once.
+refcount: Callable[[Any], int] = getattr(sys, "getrefcount", lambda _: -2)
+#: ``gc.is_tracked``: false for a dict that holds only atoms, tuples and other untracked objects.
+is_tracked: Callable[[Any], bool] = gc.is_tracked
+
+
+class _Holder:
+    __slots__ = ("value",)
+
+    def __init__(self, value: object) -> None:
+        self.value = value
+
+
+def _refs_in_local(holder: _Holder) -> int:
+    # the shape of CopyingChainingOutput.collect: the value read into a local first
+    value = holder.value
+    return refcount(value)
+
+
+def _refs_in_param(value: object) -> int:
+    # the shape of RecordWriter.emit: the value passed as an argument from ``record.value``
+    return refcount(value)
+
+
+def _calibrate() -> tuple[int, int]:
+    """The reference counts the record path sees for a value only its record holds.
+
+    Measured on this interpreter (a build may borrow references another does not count), and
+    checked: a second holder must add exactly one. Where that fails (no reference counts, a
+    free-threaded build), ``-1`` never matches and every value is copied.
+    """
+    never = (-1, -1)
+    if not hasattr(sys, "getrefcount") or not getattr(sys, "_is_gil_enabled", lambda: True)():
+        return never
+    holder = _Holder({})
+    local, param = _refs_in_local(holder), _refs_in_param(holder.value)
+    second = holder.value
+    if _refs_in_local(holder) != local + 1 or _refs_in_param(holder.value) != param + 1:
+        return never
+    del second
+    return local, param
+
+
+#: What ``refcount(value)`` gives right after ``value = record.value`` (``UNSHARED_LOCAL``) and
+#: inside ``f(record.value)`` (``UNSHARED_PARAM``) when only the record holds the value; ``-1``
+#: when this interpreter cannot tell.
+UNSHARED_LOCAL, UNSHARED_PARAM = _calibrate()
+
+
+def unshared_flat(holder: Any) -> bool:
+    """Whether ``holder.value`` is a dict only ``holder`` can reach, holding no container.
+
+    The check the record path inlines; here for tests and for code off the hot path.
+    """
+    value = holder.value
+    return type(value) is dict and refcount(value) == UNSHARED_LOCAL and not is_tracked(value)

@@ -8,7 +8,9 @@ before a watermark or barrier is ahead of it in every channel.
 
 A record crossing a channel is always a fresh ``StreamRecord`` (operators upstream rewrite
 theirs in place); its value is deep-copied unless object reuse is on, the way Flink's network
-serialization copies.
+serialization copies, or unless nobody else can reach it: an atom, or a dict only the emitting
+record holds and holding no container (``copying.UNSHARED_PARAM``). The buffer then holds it,
+so a second out-edge taking the same value sees a second holder and copies.
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from streamrt.runtime.channel import LocalChannel
-from streamrt.runtime.copying import copy_value
+from streamrt.runtime.copying import ATOMS, UNSHARED_PARAM, copy_value, is_tracked, refcount
 from streamrt.runtime.elements import ControlElement, LatencyMarker, StreamRecord
 from streamrt.runtime.partitioners import StreamPartitioner
 
@@ -138,8 +140,14 @@ class _SingleChannelRecordWriter(LocalRecordWriter):
     """One channel (forward, global with one consumer, ...): no partitioner call per record."""
 
     def emit(self, value: Any, timestamp: int | None) -> None:
+        if self._copy:
+            t = type(value)
+            if t not in ATOMS and not (
+                t is dict and refcount(value) == UNSHARED_PARAM and not is_tracked(value)
+            ):
+                value = copy_value(value)
         buffer = self._buffers[0]
-        buffer.append(StreamRecord(copy_value(value) if self._copy else value, timestamp))
+        buffer.append(StreamRecord(value, timestamp))
         if len(buffer) >= self._size:
             self._send(0)
 
@@ -164,8 +172,14 @@ class ChannelSelectorRecordWriter(LocalRecordWriter):
 
     def emit(self, value: Any, timestamp: int | None) -> None:
         index = self._select(value)
+        if self._copy:
+            t = type(value)
+            if t not in ATOMS and not (
+                t is dict and refcount(value) == UNSHARED_PARAM and not is_tracked(value)
+            ):
+                value = copy_value(value)
         buffer = self._buffers[index]
-        buffer.append(StreamRecord(copy_value(value) if self._copy else value, timestamp))
+        buffer.append(StreamRecord(value, timestamp))
         if len(buffer) >= self._size:
             self._send(index)
 

@@ -85,6 +85,12 @@ def copying_chaining(tag: OutputTag[Any] | None = None) -> OutputUnderTest:
     return OutputUnderTest(out, rec.drain, tag, copies=True)
 
 
+def exclusive_copying_chaining() -> OutputUnderTest:
+    rec = Recorder()
+    out = CopyingChainingOutput(rec, context(), records_out=Counter(), exclusive=True)
+    return OutputUnderTest(out, rec.drain, copies=True)
+
+
 def counting() -> OutputUnderTest:
     rec = Recorder()
     inner = CopyingChainingOutput(rec, context(), records_out=DISCARDING_COUNTER)
@@ -160,6 +166,7 @@ CASES: dict[str, Callable[[], OutputUnderTest]] = {
     "ChainingOutput[side]": lambda: chaining(SIDE),
     "CopyingChainingOutput": copying_chaining,
     "CopyingChainingOutput[side]": lambda: copying_chaining(SIDE),
+    "CopyingChainingOutput[exclusive]": exclusive_copying_chaining,
     "CountingOutput": counting,
     "BroadcastingOutputCollector": lambda: _broadcast(copying=False),
     "CopyingBroadcastingOutputCollector": lambda: _broadcast(copying=True),

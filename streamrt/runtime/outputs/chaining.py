@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Any, Generic, TypeVar, final
 
-from streamrt.runtime.copying import ATOMS, copy_value
+from streamrt.runtime.copying import ATOMS, UNSHARED_LOCAL, copy_value, is_tracked, refcount
 from streamrt.runtime.counters import Counter, WatermarkGauge
 from streamrt.runtime.elements import (
     LatencyMarker,
@@ -123,10 +123,13 @@ class CopyingChainingOutput(_ChainingBase[T]):
     """Passes a deep copy of the value to the next operator (object reuse off, the default).
 
     The next operator can neither see the emitter mutate the value afterwards nor corrupt the
-    emitter's state (a reduce accumulator, say) by mutating it.
+    emitter's state (a reduce accumulator, say) by mutating it. No copy is needed where nobody
+    else can reach the value, so an ``exclusive`` output (its operator's only output, so no
+    other branch gets the same record) passes the record itself when the value is an atom, or a
+    dict that only the record holds and that holds no container (``copying.UNSHARED_LOCAL``).
     """
 
-    __slots__ = ("_reuse",)
+    __slots__ = ("_exclusive", "_reuse")
 
     def __init__(
         self,
@@ -135,22 +138,32 @@ class CopyingChainingOutput(_ChainingBase[T]):
         *,
         records_out: Counter,
         tag: OutputTag[Any] | None = None,
+        exclusive: bool = False,
     ) -> None:
         super().__init__(operator, target, records_out=records_out, tag=tag)
         self._reuse: StreamRecord[Any] = StreamRecord(None)
+        self._exclusive = exclusive
 
     def collect(self, record: StreamRecord[T]) -> None:
-        """Count, copy and push a main-output record; a side-output edge ignores it."""
+        """Count, copy (unless nobody else can reach the value) and push a main-output record."""
         if self._tag is None:
             self._records_out.count += 1
             self._records_in.count += 1
-            reuse = self._reuse
             value = record.value
-            # atoms (str, bytes, numbers) need no copy: skip the call for the commonest values
-            reuse.value = value if type(value) in ATOMS else copy_value(value)
-            reuse.timestamp = record.timestamp
+            t = type(value)
+            if self._exclusive and (
+                t in ATOMS
+                or (t is dict and refcount(value) == UNSHARED_LOCAL and not is_tracked(value))
+            ):
+                del value  # the record alone holds it again, for the next operator's check
+                target: StreamRecord[Any] = record
+            else:
+                target = self._reuse
+                # atoms (str, bytes, numbers) need no copy: skip the call for the commonest values
+                target.value = value if t in ATOMS else copy_value(value)
+                target.timestamp = record.timestamp
             try:
-                self._process(reuse)
+                self._process(target)
             except Exception as exc:
                 raise_operator_failure(self._target, exc)
 

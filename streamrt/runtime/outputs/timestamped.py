@@ -47,6 +47,7 @@ class TimestampedCollector(Generic[T]):
         """Emit ``value`` on the main output."""
         reuse = self._reuse
         reuse.value = value
+        del value  # so a value the caller does not keep counts as unshared (no copy needed)
         reuse.timestamp = self.timestamp
         self._collect(reuse)
 

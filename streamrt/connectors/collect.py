@@ -15,13 +15,23 @@ __all__ = ["CollectSink"]
 class CollectSink(Generic[T]):
     """Collects every record that reaches it, from all subtasks, in arrival order.
 
-    Attributes:
-        records: ``(value, timestamp)`` pairs.
+    Values and timestamps are kept in two lists, not as pairs: a pair holding a dict stays
+    tracked by the cyclic garbage collector, and a million of them make every full collection
+    walk a million objects.
     """
 
     def __init__(self) -> None:
-        self.records: list[tuple[T, int | None]] = []
+        self._values: list[T] = []
+        self._timestamps: list[int | None] = []
         self._waiters: list[tuple[int, asyncio.Event]] = []
+
+    @property
+    def records(self) -> list[tuple[T, int | None]]:
+        """``(value, timestamp)`` pairs, in arrival order."""
+        return list(zip(self._values, self._timestamps, strict=True))
+
+    def __len__(self) -> int:
+        return len(self._values)
 
     async def wait_for(self, count: int, timeout: float = 30.0) -> None:
         """Return once ``count`` records have arrived; fail after ``timeout`` seconds.
@@ -29,20 +39,20 @@ class CollectSink(Generic[T]):
         Raises:
             TimeoutError: fewer records arrived in time.
         """
-        if len(self.records) >= count:
+        if len(self._values) >= count:
             return
         event = asyncio.Event()
         self._waiters.append((count, event))
         try:
             await asyncio.wait_for(event.wait(), timeout)
         except TimeoutError:
-            msg = f"CollectSink got {len(self.records)} of {count} records in {timeout} s"
+            msg = f"CollectSink got {len(self._values)} of {count} records in {timeout} s"
             raise TimeoutError(msg) from None
         finally:
             self._waiters = [w for w in self._waiters if w[1] is not event]
 
     def _notify(self) -> None:
-        have = len(self.records)
+        have = len(self._values)
         for count, event in self._waiters:
             if have >= count:
                 event.set()
@@ -50,12 +60,12 @@ class CollectSink(Generic[T]):
     @property
     def values(self) -> list[T]:
         """The values, in arrival order."""
-        return [value for value, _ in self.records]
+        return list(self._values)
 
     @property
     def timestamps(self) -> list[int | None]:
         """The timestamps, in arrival order."""
-        return [ts for _, ts in self.records]
+        return list(self._timestamps)
 
     def create_writer(self, context: SinkWriterContext) -> _CollectWriter[T]:
         """A writer appending to this sink's list."""
@@ -65,9 +75,11 @@ class CollectSink(Generic[T]):
 class _CollectWriter(SinkWriterBase, Generic[T]):
     def __init__(self, sink: CollectSink[T]) -> None:
         self._sink = sink
-        self._append = sink.records.append
+        self._append_value = sink._values.append  # noqa: SLF001  (part of the sink)
+        self._append_timestamp = sink._timestamps.append  # noqa: SLF001
 
     def write(self, value: T, timestamp: int | None) -> None:
-        self._append((value, timestamp))
+        self._append_value(value)
+        self._append_timestamp(timestamp)
         if self._sink._waiters:  # noqa: SLF001  (the writer is part of the sink)
             self._sink._notify()  # noqa: SLF001

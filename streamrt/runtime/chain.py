@@ -175,7 +175,10 @@ class OperatorChain:
         else:
             result = BroadcastingOutputCollector(outputs)
         if not counted:
-            result = CountingOutput(result, metrics.records_out)
+            if isinstance(result, RecordWriterOutput) and node.out_edges[0].tag is None:
+                result.count_operator_records(metrics.records_out)  # saves a call per record
+            else:
+                result = CountingOutput(result, metrics.records_out)
         metrics.output_watermark = result.watermark_gauge
         self.outputs[node.node_id] = result
         return result

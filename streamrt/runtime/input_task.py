@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections import deque
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -138,11 +139,9 @@ class InputTask(StreamTask):
             index, message = item
             if type(message) is list:
                 records_in.count += len(message)
-                process = processors[index]  # once per buffer, never per record
-                record: StreamRecord[Any]
                 try:
-                    for record in message:
-                        process(record)
+                    # once per buffer, never per record; the loop itself runs in C
+                    deque(map(processors[index], message), 0)
                 except Exception as exc:
                     raise_operator_failure(self.chain.head_context, exc)
             else:

@@ -25,6 +25,10 @@ __all__ = [
 ]
 
 
+#: keys whose channel a key-group partitioner remembers before it starts over
+_CHANNEL_CACHE_LIMIT = 1 << 16
+
+
 class StreamPartitioner:
     """Base class: picks the channel of each record among ``num_channels``.
 
@@ -32,11 +36,14 @@ class StreamPartitioner:
         name: shown in plans and metrics (Flink's ``toString``).
         pointwise: producer ``i`` talks only to a subset of consumers.
         broadcast: every record goes to every channel.
+        round_robin: the channels take turns, one record each, from the one after
+            ``select_channel``'s first answer (writers count instead of calling per record).
     """
 
     name: ClassVar[str] = "?"
     pointwise: ClassVar[bool] = False
     broadcast: ClassVar[bool] = False
+    round_robin: ClassVar[bool] = False
 
     def __init__(self) -> None:
         self.num_channels = 1
@@ -76,6 +83,7 @@ class RebalancePartitioner(StreamPartitioner):
     """Round robin over all consumers, from a random start (default across unequal parallelism)."""
 
     name = "REBALANCE"
+    round_robin = True
 
     def setup(self, num_channels: int) -> None:
         """Choose a random start so producers do not all hit consumer 0 first."""
@@ -94,6 +102,7 @@ class RescalePartitioner(StreamPartitioner):
 
     name = "RESCALE"
     pointwise = True
+    round_robin = True
 
     def setup(self, num_channels: int) -> None:
         """Start at channel 0."""
@@ -158,15 +167,30 @@ class KeyGroupStreamPartitioner(StreamPartitioner):
         self.key_selector = key_selector
         self.max_parallelism = max_parallelism
         self._assigner = KeyGroupAssigner(max_parallelism)
+        self._channels: dict[Any, int] = {}
 
     def with_max_parallelism(self, max_parallelism: int) -> KeyGroupStreamPartitioner:
         """This partitioner for a consumer with ``max_parallelism`` key groups."""
         return KeyGroupStreamPartitioner(self.key_selector, max_parallelism)
 
+    def setup(self, num_channels: int) -> None:
+        """Fix the channel count, which the per-key channel cache depends on."""
+        super().setup(num_channels)
+        self._channels.clear()
+
     def select_channel(self, value: Any) -> int:
         """The subtask owning the key group of ``key_selector(value)``."""
-        group = self._assigner.key_group(self.key_selector(value))
-        return group * self.num_channels // self.max_parallelism
+        key = self.key_selector(value)
+        try:
+            return self._channels[key]  # keys repeat: one dict lookup instead of hashing
+        except (KeyError, TypeError):  # new, or unhashable (key_group says so precisely)
+            pass
+        group = self._assigner.key_group(key)
+        channel = group * self.num_channels // self.max_parallelism
+        if len(self._channels) >= _CHANNEL_CACHE_LIMIT:
+            self._channels.clear()
+        self._channels[key] = channel
+        return channel
 
     def copy(self) -> KeyGroupStreamPartitioner:
         """Same selector and key groups, own cache."""

@@ -184,6 +184,43 @@ class ChannelSelectorRecordWriter(LocalRecordWriter):
             self._send(index)
 
 
+class _RoundRobinRecordWriter(LocalRecordWriter):
+    """Rebalance and rescale: the next channel per record, counted here, not in a call."""
+
+    def __init__(
+        self,
+        channels: Sequence[LocalChannel],
+        partitioner: StreamPartitioner,
+        *,
+        buffer_size: int,
+        copy_values: bool,
+        description: str,
+    ) -> None:
+        super().__init__(
+            channels, buffer_size=buffer_size, copy_values=copy_values, description=description
+        )
+        partitioner.setup(len(self.channels))
+        # the partitioner's own start: random for rebalance, 0 for rescale (select_channel + 1)
+        self._last = partitioner.select_channel(None) - 1
+        self._count = len(self.channels)
+
+    def emit(self, value: Any, timestamp: int | None) -> None:
+        index = self._last + 1
+        if index == self._count:
+            index = 0
+        self._last = index
+        if self._copy:
+            t = type(value)
+            if t not in ATOMS and not (
+                t is dict and refcount(value) == UNSHARED_PARAM and not is_tracked(value)
+            ):
+                value = copy_value(value)
+        buffer = self._buffers[index]
+        buffer.append(StreamRecord(value, timestamp))
+        if len(buffer) >= self._size:
+            self._send(index)
+
+
 class BroadcastRecordWriter(LocalRecordWriter):
     """Every record to every channel, each with its own record (and value copy)."""
 
@@ -213,4 +250,6 @@ def create_record_writer(
         return BroadcastRecordWriter(channels, **kwargs)
     if len(channels) == 1:
         return _SingleChannelRecordWriter(channels, **kwargs)
+    if partitioner.round_robin:
+        return _RoundRobinRecordWriter(channels, partitioner.copy(), **kwargs)
     return ChannelSelectorRecordWriter(channels, partitioner.copy(), **kwargs)

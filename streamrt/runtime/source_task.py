@@ -237,15 +237,13 @@ class SourceTask(StreamTask):
                 punctuated = split_output.advanced
         collect = self.chain.head_output.collect
         reuse = self._reuse
+        # values go straight into the record (a chained operator may rewrite its timestamp)
         if timestamps is None:
-            for value in values:
-                reuse.value = value
+            for reuse.value in values:
                 reuse.timestamp = None
                 collect(reuse)
         else:
-            for value, timestamp in zip(values, timestamps, strict=True):
-                reuse.value = value
-                reuse.timestamp = timestamp
+            for reuse.value, reuse.timestamp in zip(values, timestamps, strict=True):
                 collect(reuse)
         self._records_read.count += len(values)  # FLIP-33: a source's records-in = records read
         if batch.position is not None:

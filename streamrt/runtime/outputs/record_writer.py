@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any, Generic, TypeVar, final
 
-from streamrt.runtime.counters import Counter, WatermarkGauge
+from streamrt.runtime.counters import DISCARDING_COUNTER, Counter, WatermarkGauge
 from streamrt.runtime.elements import (
     CheckpointBarrier,
     EndOfInput,
@@ -37,7 +37,15 @@ class RecordWriterOutput(Generic[T]):
         tag: the side output this edge carries, ``None`` for the main output.
     """
 
-    __slots__ = ("_announced_status", "_emit", "_records_out", "_tag", "watermark_gauge", "writer")
+    __slots__ = (
+        "_announced_status",
+        "_emit",
+        "_operator_records_out",
+        "_records_out",
+        "_tag",
+        "watermark_gauge",
+        "writer",
+    )
 
     def __init__(
         self, writer: RecordWriter, records_out: Counter, tag: OutputTag[Any] | None = None
@@ -45,18 +53,31 @@ class RecordWriterOutput(Generic[T]):
         self.writer = writer
         self._emit = writer.emit
         self._records_out = records_out
+        # the emitting operator's records-out, when this is its only output (no CountingOutput)
+        self._operator_records_out = DISCARDING_COUNTER
         self._tag = tag
         self._announced_status = WatermarkStatus.ACTIVE
         self.watermark_gauge = WatermarkGauge()
+
+    def count_operator_records(self, counter: Counter) -> None:
+        """Also count every emit into ``counter``, the operator's records-out.
+
+        What a ``CountingOutput`` around this output would do, without a call per record; only
+        for a main-output edge, which sees every main record.
+        """
+        assert self._tag is None, "a side-output edge does not see every main record"
+        self._operator_records_out = counter
 
     def collect(self, record: StreamRecord[T]) -> None:
         """Write a main-output record (a side-output edge ignores it)."""
         if self._tag is None:
             self._records_out.count += 1
+            self._operator_records_out.count += 1
             self._emit(record.value, record.timestamp)
 
     def collect_side(self, tag: OutputTag[Any], record: StreamRecord[Any]) -> None:
         """Write a side-output record if this edge carries ``tag``."""
+        self._operator_records_out.count += 1
         if tag == self._tag:
             self._records_out.count += 1
             self._emit(record.value, record.timestamp)

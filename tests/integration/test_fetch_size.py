@@ -1,6 +1,6 @@
 """What one fetch returns against the requested limits, and what a KafkaSource reader holds.
 
-The brokers differ (measured here; see docs/kafka.md, "Memory"):
+The brokers differ (measured here; see README.md, "Kafka", "Memory"):
 
 - Kafka honours both limits: per partition ``max_partition_fetch_bytes``, per response
   ``fetch_max_bytes``, except that the first batch is returned even when larger.

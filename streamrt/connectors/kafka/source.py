@@ -64,7 +64,8 @@ class KafkaSource(Generic[T]):
             naming topic, partition and offset), ``"skip"`` (count it and go on) or
             ``"dead_letter"`` (send the raw record to ``dead_letter_topic`` with error headers).
         dead_letter_topic: where dead letters go (implies ``on_error="dead_letter"``).
-        consumer_settings: extra aiokafka consumer settings (``fetch_max_bytes``, ...).
+        consumer_settings: extra aiokafka consumer settings; they override the source's own
+            (``fetch_max_wait_ms`` from ``fetch_timeout_ms``, and the fetch limits below).
         security: settings for every client this source makes (``security_protocol``,
             ``sasl_mechanism``, ``sasl_plain_username``, ``ssl_context``, ...).
         max_batch_records: most records per fetch.
@@ -79,6 +80,17 @@ class KafkaSource(Generic[T]):
         wait_for_topics: when a topic in ``topics`` does not exist at start, wait for it to be
             created (checking every second; the job is not ready meanwhile) instead of failing.
             Either way the source never creates a topic.
+
+    Memory: a reader holds at most one fetch response per partition, and takes the next one
+    only when the task takes its records, so a slow downstream stops the fetching (aiokafka asks
+    for a partition again only once its last response was read). The source sets
+    ``max_partition_fetch_bytes`` and ``fetch_max_bytes`` to 1 MiB (``source_reader.FETCH_LIMITS``;
+    aiokafka's ``fetch_max_bytes`` default is 50 MiB), so a reader holds at most about
+    ``partitions x (1 MiB + one record batch)`` of raw records on a broker that honours either
+    limit (Kafka honours both; Tansu only ``fetch_max_bytes``), plus the decoded records of at
+    most three fetches (``max_batch_records`` each) on their way into the job. A broker that
+    honours neither (the embedded noida answers every fetch with the rest of the partition)
+    defeats this: aiokafka reads a response whole and no client setting limits it.
 
     Raises:
         ConfigError: contradictory or missing settings (checked here, before the job runs).

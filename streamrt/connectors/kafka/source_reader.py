@@ -35,6 +35,19 @@ T = TypeVar("T")
 #: how often a source told to wait for its topics checks for them
 _TOPIC_POLL_S = 1.0
 
+#: Consumer settings that bound what one source reader holds (``consumer_settings`` override
+#: them). aiokafka keeps at most one fetch response per partition and asks for a partition again
+#: only once its records were taken, so the raw bytes held are at most partitions x the per-fetch
+#: limit, plus one record batch each (a broker always returns at least one whole batch). Kafka
+#: honours ``max_partition_fetch_bytes`` (1 MiB, as in Kafka's own client); Tansu ignores it and
+#: honours only ``fetch_max_bytes``, whose aiokafka default (50 MiB) would let each partition
+#: hold 50 MiB there, so it is 1 MiB too. Consuming at ~300 k records/s needs only ~40 such
+#: fetches a second.
+FETCH_LIMITS: Mapping[str, int] = {
+    "max_partition_fetch_bytes": 1 << 20,
+    "fetch_max_bytes": 1 << 20,
+}
+
 
 class KafkaSourceReader(Generic[T]):
     """Reads the partitions of one source subtask."""
@@ -52,6 +65,7 @@ class KafkaSourceReader(Generic[T]):
             client_id=client_id,
             settings={
                 "fetch_max_wait_ms": source.fetch_timeout_ms,
+                **FETCH_LIMITS,
                 **source.security,
                 **source.consumer_settings,
             },

@@ -66,6 +66,10 @@ def string_serializer(value: Any) -> bytes:
 # a fraction of the parse; a regex search costs more than orjson's whole parse).
 _DIGITS_TO_ZERO = bytes(0x30 if 0x30 <= b <= 0x39 else 0x20 for b in range(256))
 _NINETEEN_DIGITS = b"0" * 19
+# bound once: one global lookup per record instead of a global and an attribute
+_orjson_loads = orjson.loads
+_orjson_dumps = orjson.dumps
+_NON_STR_KEYS = orjson.OPT_NON_STR_KEYS
 
 
 def json_deserializer(data: bytes | str) -> Any:
@@ -85,7 +89,7 @@ def json_deserializer(data: bytes | str) -> Any:
     raw = data if type(data) is bytes else _utf8(data)
     if raw is not None and _NINETEEN_DIGITS not in raw.translate(_DIGITS_TO_ZERO):
         try:
-            return orjson.loads(raw)
+            return _orjson_loads(raw)
         except orjson.JSONDecodeError:
             pass  # the stdlib decides below: it reads more than orjson and names what it cannot
     return json.loads(data)
@@ -118,7 +122,7 @@ def json_serializer(value: Any) -> bytes:
         ValueError: a circular reference.
     """
     try:
-        return orjson.dumps(value, option=orjson.OPT_NON_STR_KEYS)
+        return _orjson_dumps(value, option=_NON_STR_KEYS)
     except orjson.JSONEncodeError:
         pass  # the stdlib writes what orjson refuses, and raises the error users knew
     return json.dumps(value, separators=(",", ":")).encode("utf-8")

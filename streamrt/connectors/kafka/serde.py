@@ -62,8 +62,9 @@ def string_serializer(value: Any) -> bytes:
 
 # A JSON integer orjson cannot hold exactly (beyond -2**63 .. 2**64-1) has at least 19 digits;
 # orjson would read it as a float, so a document with a run of 19 digits goes to the stdlib.
-# Mapping every digit to "0" and the rest to " " makes that a substring test (one C pass each,
-# a fraction of the parse; a regex search costs more than orjson's whole parse).
+# Mapping every digit to "0" and the rest to " " makes that a substring test: two C loops, about
+# half of orjson's parse of a 120-byte order (a regex search costs more than the whole parse;
+# sampling every 9th byte first measured no faster).
 _DIGITS_TO_ZERO = bytes(0x30 if 0x30 <= b <= 0x39 else 0x20 for b in range(256))
 _NINETEEN_DIGITS = b"0" * 19
 # bound once: one global lookup per record instead of a global and an attribute

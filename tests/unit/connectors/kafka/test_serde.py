@@ -92,6 +92,14 @@ def test_big_integers_stay_exact_integers() -> None:
     assert type(value["a"]) is int
 
 
+@pytest.mark.parametrize("offset", range(10))
+def test_a_big_integer_is_found_wherever_it_starts(offset: int) -> None:
+    for number in (-(2**63) - 1, 2**64, 2**63 - 1, 10**17 + 3):
+        document = b" " * offset + b'{"n": [%d]}' % number
+        assert json.loads(document) == json_deserializer(document)
+        assert type(json_deserializer(document)["n"][0]) is int
+
+
 def test_nineteen_digits_inside_a_string_only_cost_the_slower_parse() -> None:
     assert json_deserializer(b'{"id": "1234567890123456789012"}') == {
         "id": "1234567890123456789012"

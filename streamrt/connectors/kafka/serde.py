@@ -115,8 +115,9 @@ def json_serializer(value: Any) -> bytes:
     stdlib's error. Differences from ``json.dumps``: non-ASCII text is written as UTF-8, not
     escaped to ASCII; ``NaN`` and infinities become ``null`` (valid JSON; the stdlib wrote the
     non-standard ``NaN`` tokens); dataclasses, ``datetime``/``date``/``time`` (RFC 3339), ``UUID``
-    and ``Enum`` members serialize (the stdlib raised ``TypeError``). Dict keys may be
-    ``str``, ``int``, ``float``, ``bool`` or ``None`` as with the stdlib.
+    and ``Enum`` members serialize (the stdlib raised ``TypeError``), also as dict keys. Dict
+    keys may be ``str``, ``int``, ``float``, ``bool`` or ``None`` as with the stdlib (a ``NaN``
+    key is written ``"null"``, was ``"NaN"``).
 
     Raises:
         TypeError: a value ``json.dumps`` cannot serialize either (message from the stdlib).

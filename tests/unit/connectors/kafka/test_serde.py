@@ -220,6 +220,7 @@ def test_nan_and_infinities_become_null() -> None:
         json_serializer({"a": math.nan, "b": math.inf, "c": -math.inf})
         == b'{"a":null,"b":null,"c":null}'
     )
+    assert json_serializer({math.nan: 1}) == b'{"null":1}'  # the stdlib wrote {"NaN":1}
 
 
 def test_dataclasses_datetimes_uuids_and_enums_serialize() -> None:
@@ -237,6 +238,7 @@ def test_dataclasses_datetimes_uuids_and_enums_serialize() -> None:
         "id": "00000000-0000-0000-0000-000000000001",
         "color": "red",
     }
+    assert json_serializer({datetime.date(2026, 12, 1): 1}) == b'{"2026-12-01":1}'
 
 
 def test_what_neither_writes_raises_the_stdlib_error() -> None:

@@ -267,6 +267,7 @@ json_values = st.recursive(
 )
 
 
+@pytest.mark.slow
 @settings(max_examples=300, deadline=None)
 @given(value=json_values)
 def test_generated_documents_read_and_write_as_with_the_stdlib(value: Any) -> None:

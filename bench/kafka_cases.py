@@ -65,9 +65,18 @@ def measure(
         written = await work(target)
         return time.perf_counter() - start, written
 
+    before = resource.getrusage(resource.RUSAGE_SELF)
     seconds, written = uvloop.run(timed())
-    rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    return {"case": case, "rate": records / seconds, "written": written, "peak_rss_mb": rss_mb}
+    after = resource.getrusage(resource.RUSAGE_SELF)
+    cpu = after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime
+    return {
+        "case": case,
+        "rate": records / seconds,
+        "written": written,
+        "peak_rss_mb": after.ru_maxrss / 1024,
+        # steadier than the rate on a shared machine: CPU time of this process per input record
+        "cpu_us_per_record": cpu / records * 1e6,
+    }
 
 
 def main_for(
@@ -77,15 +86,18 @@ def main_for(
     fill: Callable[[str, str, int], Coroutine[Any, Any, None]],
     run_case: RunCase,
     topic_prefix: str,
+    *,
+    rounds: int = 3,
 ) -> Results | None:
     """Parse the command line; in a child, print one measurement; in the parent, run all.
 
-    Returns ``None`` in a child, else ``(args, broker, bootstrap, results)`` after checking that
-    every run of every case wrote the same number of records.
+    ``rounds`` is the default of ``--rounds``. Returns ``None`` in a child, else ``(args, broker,
+    bootstrap, results)`` after checking that every run of every case wrote the same number of
+    records.
     """
     parser = argparse.ArgumentParser(description=doc)
     parser.add_argument("--records", type=int, default=500_000)
-    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--rounds", type=int, default=rounds)
     parser.add_argument("--case", choices=list(cases))
     parser.add_argument("--bootstrap")
     parser.add_argument("--source")

@@ -8,7 +8,14 @@ every second (offsets committed on completion). Both read the same 8-partition t
 beginning and write a fresh topic; cases alternate, each in its own process, so each reports
 its own peak RSS. The broker is the embedded noida (or ``KAFKA_BOOTSTRAP``).
 
-    python -m bench.kafka_throughput [--records 500000] [--rounds 3]
+The first three cases do the same work with the stdlib's json in user code. Two more use
+orjson, reported separately: the raw loop calling ``orjson.loads``/``orjson.dumps``, and the
+streamrt job with the ready-made serde (``KafkaSource(value_deserializer=json_deserializer)
+-> filter -> map -> KafkaSink(value_serializer=json_serializer)``, so two chained operators
+instead of four). Each case's ratio is to the stdlib loop of the same round (median, per-round
+ratios and their min-max), the orjson job's also to the orjson loop.
+
+    python -m bench.kafka_throughput [--records 500000] [--rounds 5]
 """
 
 from __future__ import annotations
@@ -16,7 +23,10 @@ from __future__ import annotations
 import asyncio
 import json
 import statistics
+from collections.abc import Callable
 from typing import Any
+
+import orjson
 
 from bench.chain_throughput import enrich, keep, make_lines
 from bench.kafka_cases import PARTITIONS, create_topic, main_for, measure
@@ -25,7 +35,13 @@ CASES = {
     "loop": "raw aiokafka loop",
     "streamrt": "streamrt job, object reuse off",
     "streamrt-reuse": "streamrt job, object reuse on",
+    "loop-orjson": "raw loop, orjson",
+    "streamrt-serde": "streamrt job, json serde (orjson)",
 }
+
+
+def stdlib_dumps(value: Any) -> bytes:
+    return json.dumps(value).encode()
 
 
 async def fill(bootstrap: str, topic: str, records: int) -> None:
@@ -53,7 +69,14 @@ async def fill(bootstrap: str, topic: str, records: int) -> None:
         await producer.stop()
 
 
-async def raw_loop(bootstrap: str, source: str, target: str, records: int) -> int:
+async def raw_loop(
+    bootstrap: str,
+    source: str,
+    target: str,
+    records: int,
+    loads: Callable[[bytes], Any],
+    dumps: Callable[[Any], bytes],
+) -> int:
     from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 
     consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
@@ -65,7 +88,6 @@ async def raw_loop(bootstrap: str, source: str, target: str, records: int) -> in
         consumer.assign(partitions)
         await consumer.seek_to_beginning(*partitions)
         read = written = 0
-        loads, dumps = json.loads, json.dumps
         while read < records:
             fetched = await consumer.getmany(timeout_ms=200, max_records=2_000)
             for messages in fetched.values():
@@ -73,7 +95,7 @@ async def raw_loop(bootstrap: str, source: str, target: str, records: int) -> in
                     read += 1
                     order = loads(message.value)
                     if keep(order):
-                        await producer.send(target, dumps(enrich(order)).encode())
+                        await producer.send(target, dumps(enrich(order)))
                         written += 1
         await producer.flush()
         return written
@@ -117,10 +139,52 @@ async def streamrt_job(
     return result.statistics.operator("out").records_out
 
 
+async def streamrt_serde_job(bootstrap: str, source: str, target: str, records: int) -> int:
+    """The same job with the ready-made JSON serde on the source and the sink (reuse off)."""
+    from streamrt import StreamExecutionEnvironment
+    from streamrt.connectors.kafka import (
+        KafkaSink,
+        KafkaSource,
+        json_deserializer,
+        json_serializer,
+    )
+
+    env = StreamExecutionEnvironment(parallelism=1)
+    env.enable_checkpointing(1_000)
+    (
+        env.from_source(
+            KafkaSource(
+                bootstrap_servers=bootstrap,
+                topics=[source],
+                group_id=f"bench-{target}",
+                starting_offsets="earliest",
+                bounded=True,
+                value_deserializer=json_deserializer,
+            ),
+            source_name="orders",
+        )
+        .uid("orders")
+        .filter(keep)
+        .name("keep")
+        .map(enrich)
+        .name("enrich")
+        .sink_to(
+            KafkaSink(bootstrap_servers=bootstrap, topic=target, value_serializer=json_serializer)
+        )
+        .name("out")
+    )
+    result = await env.execute_async("kafka bench")
+    return result.statistics.operator("out").records_out
+
+
 def run_case(case: str, bootstrap: str, source: str, records: int) -> dict[str, Any]:
     async def work(target: str) -> int:
         if case == "loop":
-            return await raw_loop(bootstrap, source, target, records)
+            return await raw_loop(bootstrap, source, target, records, json.loads, stdlib_dumps)
+        if case == "loop-orjson":
+            return await raw_loop(bootstrap, source, target, records, orjson.loads, orjson.dumps)
+        if case == "streamrt-serde":
+            return await streamrt_serde_job(bootstrap, source, target, records)
         reuse = case == "streamrt-reuse"
         return await streamrt_job(bootstrap, source, target, records, object_reuse=reuse)
 
@@ -128,25 +192,48 @@ def run_case(case: str, bootstrap: str, source: str, records: int) -> dict[str, 
 
 
 def main() -> None:
-    ran = main_for("bench.kafka_throughput", __doc__, CASES, fill, run_case, "orders")
+    ran = main_for("bench.kafka_throughput", __doc__, CASES, fill, run_case, "orders", rounds=5)
     if ran is None:
         return
     args, broker, bootstrap, results = ran
-    loop_rate = statistics.median(r["rate"] for r in results["loop"])
     print(
         f"{args.records} records over {PARTITIONS} partitions, {args.rounds} rounds, "
-        f"median; broker: {'noida (embedded)' if broker else bootstrap}"
+        f"median [min-max of the rounds]; broker: {'noida (embedded)' if broker else bootstrap}"
     )
-    print(f"{'case':36} {'records/s':>12} {'ratio':>7} {'peak RSS':>10}")
+    print(
+        f"{'case':34} {'records/s':>24} {'ratio to loop':>18} {'CPU us/record':>19} {'peak RSS':>9}"
+    )
+
+    def spread(values: list[float], form: str) -> str:
+        low, mid, high = (
+            format(v, form) for v in (min(values), statistics.median(values), max(values))
+        )
+        return f"{mid} [{low}-{high}]"
+
+    def ratios(case: str, base: str) -> list[float]:
+        pairs = zip(results[case], results[base], strict=True)
+        return [run["rate"] / loop["rate"] for run, loop in pairs]
+
     for case, label in CASES.items():
-        rate = statistics.median(r["rate"] for r in results[case])
+        rates = [r["rate"] for r in results[case]]
+        cpu = [r["cpu_us_per_record"] for r in results[case]]
         rss = max(r["peak_rss_mb"] for r in results[case])
-        print(f"{label:36} {rate:>12,.0f} {rate / loop_rate:>7.2f} {rss:>8.0f} MB")
-    for case in ("streamrt", "streamrt-reuse"):
-        ratios = [
-            s["rate"] / lo["rate"] for s, lo in zip(results[case], results["loop"], strict=True)
-        ]
-        print(f"per-round ratios, {case}: {', '.join(f'{r:.2f}' for r in ratios)}")
+        print(
+            f"{label:34} {spread(rates, ',.0f'):>24} {spread(ratios(case, 'loop'), '.2f'):>18} "
+            f"{spread(cpu, '.1f'):>19} {rss:>6.0f} MB"
+        )
+    for case, base in [
+        ("streamrt", "loop"),
+        ("streamrt-reuse", "loop"),
+        ("streamrt-serde", "loop"),
+        ("streamrt-serde", "loop-orjson"),
+        ("loop-orjson", "loop"),
+    ]:
+        each = ratios(case, base)
+        print(
+            f"per-round ratios, {case} / {base}: {', '.join(f'{r:.2f}' for r in each)} "
+            f"(median {statistics.median(each):.2f}, min-max {min(each):.2f}-{max(each):.2f})"
+        )
 
 
 if __name__ == "__main__":

@@ -60,7 +60,7 @@ from typing import Any
 
 from bench import kafka_throughput
 from bench.brokers import kafka_bootstrap
-from bench.kafka_cases import PARTITIONS
+from bench.kafka_cases import PARTITIONS, rss_mb
 from bench.kafka_throughput import fill
 
 ETL_CASES = {
@@ -393,7 +393,7 @@ class _Lines:
 
 
 def _peak_rss_mb() -> float:
-    return float(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
+    return rss_mb("VmHWM")  # not ru_maxrss: a child inherits its parent's
 
 
 # -- the parent ---------------------------------------------------------------------------------

@@ -32,8 +32,8 @@ from typing import Any
 
 from bench.brokers import kafka_bootstrap
 from bench.chain_throughput import enrich, keep
-from bench.kafka_cases import PARTITIONS, create_topic
-from bench.kafka_throughput import fill, raw_loop
+from bench.kafka_cases import PARTITIONS, create_topic, rss_mb
+from bench.kafka_throughput import fill, raw_loop, stdlib_dumps
 
 CASES = {
     "loop": "raw aiokafka loop",
@@ -77,20 +77,6 @@ async def fill_to_end(bootstrap: str, topic: str, records: int) -> None:
             await (await producer.send(topic, END_RECORD, partition=partition))
     finally:
         await producer.stop()
-
-
-def rss_mb(field: str = "VmRSS") -> float:
-    """This process's resident set size now (``VmHWM``: its peak), in MB.
-
-    ``VmHWM`` is the peak since this process started its program. ``ru_maxrss`` is not: Linux
-    carries it over from before ``exec``, so a child reports at least its parent's RSS at the
-    fork (a parent that had just made 5 M lines of input reports ~1 GB for every child).
-    """
-    with open("/proc/self/status") as status:
-        for line in status:
-            if line.startswith(f"{field}:"):
-                return int(line.split()[1]) / 1024
-    return float("nan")
 
 
 class RssSampler:
@@ -237,7 +223,9 @@ def run_case(args: argparse.Namespace) -> dict[str, Any]:
         await create_topic(args.bootstrap, target, PARTITIONS)
         start = time.perf_counter()
         if args.case == "loop":
-            written = await raw_loop(args.bootstrap, args.source, target, records + PARTITIONS)
+            written = await raw_loop(
+                args.bootstrap, args.source, target, records + PARTITIONS, json.loads, stdlib_dumps
+            )
         elif args.case != "slow":
             settings = SETTINGS[args.case]
             written = await run_job(args.bootstrap, args.source, target, settings)

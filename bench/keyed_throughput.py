@@ -14,12 +14,10 @@ from __future__ import annotations
 
 import argparse
 import json
-import statistics
-import time
 from collections.abc import Callable
 from typing import Any
 
-from bench.chain_throughput import make_lines
+from bench.chain_throughput import make_lines, print_table, timed
 from streamrt import StreamExecutionEnvironment
 from streamrt.testing import CollectSink
 
@@ -83,28 +81,18 @@ def main() -> None:
     want = last_per_user(expected)
     rates: dict[str, list[float]] = {name: [] for name in ["plain loop", *cases]}
     ratios: dict[str, list[float]] = {name: [] for name in cases}
+    cpu_ratios: dict[str, list[float]] = {name: [] for name in cases}
     for _ in range(args.rounds):
         for name, case in cases.items():
-            start = time.perf_counter()
-            plain_loop(lines)
-            base = args.records / (time.perf_counter() - start)
-            start = time.perf_counter()
-            got = case()
-            rate = args.records / (time.perf_counter() - start)
+            base, base_cpu, _ = timed(lambda: plain_loop(lines), args.records)
+            rate, rate_cpu, got = timed(case, args.records)
             if len(got) != len(expected) or last_per_user(got) != want:
                 raise SystemExit(f"{name}: results differ from the loop's")
             rates["plain loop"].append(base)
             rates[name].append(rate)
             ratios[name].append(rate / base)
-    print(f"{args.records} records, {args.rounds} rounds, median of rounds")
-    print(f"{'case':26} {'records/s':>12} {'ratio to loop':>14} {'per round':>28}")
-    print(f"{'plain loop':26} {statistics.median(rates['plain loop']):>12,.0f} {'1.00':>14}")
-    for name in cases:
-        spread = ", ".join(f"{r:.2f}" for r in ratios[name])
-        print(
-            f"{name:26} {statistics.median(rates[name]):>12,.0f} "
-            f"{statistics.median(ratios[name]):>14.2f}   {spread}"
-        )
+            cpu_ratios[name].append(rate_cpu / base_cpu)
+    print_table(args.records, args.rounds, rates, ratios, cpu_ratios)
 
 
 if __name__ == "__main__":

@@ -9,8 +9,8 @@ with that task's error, which names the operator and subtask. What runs is built
 from __future__ import annotations
 
 import asyncio
-import gc
 import contextlib
+import gc
 import logging
 import os
 import time

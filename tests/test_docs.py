@@ -69,6 +69,7 @@ OTHER_RECEIVERS = {
     "metrics",  # a module: ``metrics.MetricsServer`` is checked as a dotted name
     "runtime_context",  # a process function's runtime context
     "ctx",  # a process function's context
+    "json",  # the stdlib module (the serde's alternative)
 }
 #: calls written without a receiver that are not methods of the stream classes
 NOT_STREAM_METHODS: dict[str, tuple[type, ...] | None] = {

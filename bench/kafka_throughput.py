@@ -104,14 +104,16 @@ async def raw_loop(
         await producer.stop()
 
 
-async def streamrt_job(
-    bootstrap: str, source: str, target: str, records: int, *, object_reuse: bool
-) -> int:
-    from streamrt import StreamExecutionEnvironment
+def etl_pipeline(
+    env: Any, bootstrap: str, source: str, target: str, sink: Any = None, **source_settings: Any
+) -> None:
+    """The benchmark's job on ``env``: read ``source``, parse, keep, enrich, write ``target``.
+
+    ``sink`` replaces the ``KafkaSink`` to ``target`` (``bench.memory`` throttles it);
+    ``source_settings`` go to the ``KafkaSource``.
+    """
     from streamrt.connectors.kafka import KafkaSink, KafkaSource
 
-    env = StreamExecutionEnvironment(parallelism=1, object_reuse=object_reuse)
-    env.enable_checkpointing(1_000)
     (
         env.from_source(
             KafkaSource(
@@ -120,6 +122,7 @@ async def streamrt_job(
                 group_id=f"bench-{target}",
                 starting_offsets="earliest",
                 bounded=True,
+                **source_settings,
             ),
             source_name="orders",
         )
@@ -132,9 +135,19 @@ async def streamrt_job(
         .name("enrich")
         .map(lambda order: json.dumps(order).encode())
         .name("serialize")
-        .sink_to(KafkaSink(bootstrap_servers=bootstrap, topic=target))
+        .sink_to(sink or KafkaSink(bootstrap_servers=bootstrap, topic=target))
         .name("out")
     )
+
+
+async def streamrt_job(
+    bootstrap: str, source: str, target: str, records: int, *, object_reuse: bool
+) -> int:
+    from streamrt import StreamExecutionEnvironment
+
+    env = StreamExecutionEnvironment(parallelism=1, object_reuse=object_reuse)
+    env.enable_checkpointing(1_000)
+    etl_pipeline(env, bootstrap, source, target)
     result = await env.execute_async("kafka bench")
     return result.statistics.operator("out").records_out
 

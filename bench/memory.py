@@ -31,9 +31,8 @@ import uuid
 from typing import Any
 
 from bench.brokers import kafka_bootstrap
-from bench.chain_throughput import enrich, keep
 from bench.kafka_cases import PARTITIONS, create_topic, rss_mb
-from bench.kafka_throughput import fill, raw_loop, stdlib_dumps
+from bench.kafka_throughput import etl_pipeline, fill, raw_loop, stdlib_dumps
 
 CASES = {
     "loop": "raw aiokafka loop",
@@ -157,37 +156,14 @@ def build_job(
 ) -> Any:
     """The ETL job of ``bench.kafka_throughput`` (reuse off), optionally with a slow sink."""
     from streamrt import StreamExecutionEnvironment
-    from streamrt.connectors.kafka import KafkaSink, KafkaSource
+    from streamrt.connectors.kafka import KafkaSink
 
     env = StreamExecutionEnvironment(parallelism=1)
     env.enable_checkpointing(1_000)
     sink: Any = KafkaSink(bootstrap_servers=bootstrap, topic=target)
     if sink_rate is not None:
         sink = ThrottledSink(sink, sink_rate)
-    (
-        env.from_source(
-            KafkaSource(
-                bootstrap_servers=bootstrap,
-                topics=[source],
-                group_id=f"bench-{target}",
-                starting_offsets="earliest",
-                bounded=True,
-                consumer_settings=settings,
-            ),
-            source_name="orders",
-        )
-        .uid("orders")
-        .map(json.loads)
-        .name("parse")
-        .filter(keep)
-        .name("keep")
-        .map(enrich)
-        .name("enrich")
-        .map(lambda order: json.dumps(order).encode())
-        .name("serialize")
-        .sink_to(sink)
-        .name("out")
-    )
+    etl_pipeline(env, bootstrap, source, target, sink, consumer_settings=settings)
     return env.create_job("memory bench")
 
 

@@ -137,7 +137,11 @@ class LocalRecordWriter(RecordWriter):
 
 
 class _SingleChannelRecordWriter(LocalRecordWriter):
-    """One channel (forward, global with one consumer, ...): no partitioner call per record."""
+    """One channel (forward, global with one consumer, ...): no partitioner call per record.
+
+    Each writer's ``emit`` spells out the same copy check: a shared helper would be a call per
+    record on the path the check exists to make cheap.
+    """
 
     def emit(self, value: Any, timestamp: int | None) -> None:
         if self._copy:

@@ -88,7 +88,7 @@ def streamrt_job(lines: list[str], *, parallelism: int, object_reuse: bool) -> i
     sink: CollectSink[str] = CollectSink()
     build(env, lines, sink)
     env.execute("bench")
-    return len(sink.records)
+    return len(sink)
 
 
 def timed(fn: Callable[[], T], n: int) -> tuple[float, float, T]:

@@ -44,7 +44,7 @@ def union_map(n: int) -> int:
     a, b = env.from_collection(range(n)), env.from_collection(range(n))
     a.union(b).map(lambda v: v + 1).sink_to(sink)
     env.execute("union")
-    return len(sink.records)
+    return len(sink)
 
 
 def connect_map(n: int) -> int:
@@ -53,7 +53,7 @@ def connect_map(n: int) -> int:
     a, b = env.from_collection(range(n)), env.from_collection(range(n))
     a.connect(b).map(Tag()).sink_to(sink)
     env.execute("connect")
-    return len(sink.records)
+    return len(sink)
 
 
 def interval_join(n: int) -> int:
@@ -73,7 +73,7 @@ def interval_join(n: int) -> int:
         .sink_to(sink)
     )
     env.execute("interval join")
-    return len(sink.records)
+    return len(sink)
 
 
 def main() -> None:

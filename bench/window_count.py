@@ -108,7 +108,7 @@ def job(records: list[tuple[str, int]]) -> int:
         .sink_to(sink)
     )
     asyncio.run(env.execute_async("window count"))
-    return len(sink.records)
+    return len(sink)
 
 
 def main() -> None:

@@ -113,21 +113,36 @@ def main() -> None:
         ),
         "p=2 + rebalance, reuse on": lambda: streamrt_job(lines, parallelism=2, object_reuse=True),
     }
+    expected = plain_loop(lines)
+
+    def check(name: str, kept: int) -> None:
+        if kept != expected:
+            raise SystemExit(f"{name}: kept {kept} records, the loop kept {expected}")
+
+    run_rounds(args.records, args.rounds, lambda: plain_loop(lines), cases, check)
+
+
+def run_rounds(
+    records: int,
+    rounds: int,
+    baseline: Callable[[], object],
+    cases: dict[str, Callable[[], T]],
+    check: Callable[[str, T], None],
+) -> None:
+    """Per round and case: the baseline, then the case (``check``ed); print the medians."""
     ratios: dict[str, list[float]] = {name: [] for name in cases}
     cpu_ratios: dict[str, list[float]] = {name: [] for name in cases}
     rates: dict[str, list[float]] = {name: [] for name in ["plain loop", *cases]}
-    expected = plain_loop(lines)
-    for _ in range(args.rounds):
+    for _ in range(rounds):
         for name, case in cases.items():
-            base, base_cpu, _ = timed(lambda: plain_loop(lines), args.records)
-            rate, rate_cpu, kept = timed(case, args.records)
-            if kept != expected:
-                raise SystemExit(f"{name}: kept {kept} records, the loop kept {expected}")
+            base, base_cpu, _ = timed(baseline, records)
+            rate, rate_cpu, result = timed(case, records)
+            check(name, result)
             rates["plain loop"].append(base)
             rates[name].append(rate)
             ratios[name].append(rate / base)
             cpu_ratios[name].append(rate_cpu / base_cpu)
-    print_table(args.records, args.rounds, rates, ratios, cpu_ratios)
+    print_table(records, rounds, rates, ratios, cpu_ratios)
 
 
 def print_table(

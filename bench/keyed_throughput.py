@@ -17,7 +17,7 @@ import json
 from collections.abc import Callable
 from typing import Any
 
-from bench.chain_throughput import make_lines, print_table, timed
+from bench.chain_throughput import make_lines, run_rounds
 from streamrt import StreamExecutionEnvironment
 from streamrt.testing import CollectSink
 
@@ -79,20 +79,12 @@ def main() -> None:
     }
     expected = plain_loop(lines)
     want = last_per_user(expected)
-    rates: dict[str, list[float]] = {name: [] for name in ["plain loop", *cases]}
-    ratios: dict[str, list[float]] = {name: [] for name in cases}
-    cpu_ratios: dict[str, list[float]] = {name: [] for name in cases}
-    for _ in range(args.rounds):
-        for name, case in cases.items():
-            base, base_cpu, _ = timed(lambda: plain_loop(lines), args.records)
-            rate, rate_cpu, got = timed(case, args.records)
-            if len(got) != len(expected) or last_per_user(got) != want:
-                raise SystemExit(f"{name}: results differ from the loop's")
-            rates["plain loop"].append(base)
-            rates[name].append(rate)
-            ratios[name].append(rate / base)
-            cpu_ratios[name].append(rate_cpu / base_cpu)
-    print_table(args.records, args.rounds, rates, ratios, cpu_ratios)
+
+    def check(name: str, got: list[dict[str, Any]]) -> None:
+        if len(got) != len(expected) or last_per_user(got) != want:
+            raise SystemExit(f"{name}: results differ from the loop's")
+
+    run_rounds(args.records, args.rounds, lambda: plain_loop(lines), cases, check)
 
 
 if __name__ == "__main__":

@@ -13,12 +13,10 @@ from streamrt.runtime.channel import LocalChannel
 from streamrt.runtime.copying import UNSHARED_LOCAL, UNSHARED_PARAM, unshared_flat
 from streamrt.runtime.counters import Counter
 from streamrt.runtime.elements import LatencyMarker, StreamRecord, Watermark, WatermarkStatus
-from streamrt.runtime.metric_groups import OperatorMetrics
-from streamrt.runtime.operator import OperatorContext
 from streamrt.runtime.outputs import CopyingChainingOutput, RecordWriterOutput
 from streamrt.runtime.partitioners import ForwardPartitioner, RebalancePartitioner
 from streamrt.runtime.record_writer import create_record_writer
-from streamrt.testing import ManualProcessingTimeService
+from tests.conformance.test_outputs import context
 
 
 class Received:
@@ -42,20 +40,8 @@ class Received:
 
 def chained(*, exclusive: bool) -> tuple[CopyingChainingOutput[Any], Received]:
     received = Received()
-    context = OperatorContext(
-        operator_id=2,
-        name="next",
-        subtask_index=0,
-        parallelism=1,
-        max_parallelism=128,
-        job_name="elision",
-        task_name="t",
-        object_reuse=False,
-        metrics=OperatorMetrics(),
-        processing_time=ManualProcessingTimeService(),
-    )
     output: CopyingChainingOutput[Any] = CopyingChainingOutput(
-        received, context, records_out=Counter(), exclusive=exclusive
+        received, context(), records_out=Counter(), exclusive=exclusive
     )
     return output, received
 

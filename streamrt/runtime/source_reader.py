@@ -41,6 +41,9 @@ class SourceBatch(Generic[T]):
             ``"revoked"`` when the reader no longer owns it (a group rebalance); the split then
             stops holding back the source's watermark, and a revoked split's position is
             dropped from later checkpoints. Usually sent with no values.
+        handed_over: the reader keeps no reference to ``values`` (a list it built for this
+            batch), so the task may empty it while emitting: then a value nobody else holds
+            reaches the chain held by its record alone, and needs no copy (object reuse off).
     """
 
     values: Sequence[T]
@@ -48,6 +51,7 @@ class SourceBatch(Generic[T]):
     timestamps: Sequence[int | None] | None = None
     position: Any = None
     release: str | None = None
+    handed_over: bool = False
 
 
 @dataclass(frozen=True, slots=True)

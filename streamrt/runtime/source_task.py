@@ -16,8 +16,9 @@ import asyncio
 import time
 from collections import deque
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, cast
 
+from streamrt.runtime.copying import ATOMS
 from streamrt.runtime.elements import (
     MAX_WATERMARK,
     CheckpointBarrier,
@@ -237,15 +238,25 @@ class SourceTask(StreamTask):
                 punctuated = split_output.advanced
         collect = self.chain.head_output.collect
         reuse = self._reuse
+        count = len(values)
+        if batch.handed_over and count and type(values[0]) not in ATOMS:
+            # the list lets go of each value as it is emitted (popped from the reversed list),
+            # so a deserialized dict nobody else holds passes the first hop uncopied
+            handed = cast("list[Any]", values)
+            handed.reverse()
+            pop = handed.pop
+            for reuse.timestamp in timestamps or [None] * count:
+                reuse.value = pop()
+                collect(reuse)
         # values go straight into the record (a chained operator may rewrite its timestamp)
-        if timestamps is None:
+        elif timestamps is None:
             for reuse.value in values:
                 reuse.timestamp = None
                 collect(reuse)
         else:
             for reuse.value, reuse.timestamp in zip(values, timestamps, strict=True):
                 collect(reuse)
-        self._records_read.count += len(values)  # FLIP-33: a source's records-in = records read
+        self._records_read.count += count  # FLIP-33: a source's records-in = records read
         if batch.position is not None:
             self.positions[batch.split] = batch.position
         if punctuated:  # a generator emitted from on_event: forward it now, after the batch

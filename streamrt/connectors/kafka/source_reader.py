@@ -305,7 +305,8 @@ class KafkaSourceReader(Generic[T]):
                 values: list[Any] = [self._record(m) for m in messages]
             else:
                 values = [None if (v := m.value) is None else deserialize(v) for m in messages]
-            return SourceBatch(values, partition, [m.timestamp for m in messages], position)
+            timestamps = [m.timestamp for m in messages]
+            return SourceBatch(values, partition, timestamps, position, handed_over=True)
         except Exception:  # the slow path below finds the bad record(s) and applies the policy
             pass
         values = []
@@ -321,7 +322,7 @@ class KafkaSourceReader(Generic[T]):
                 continue
             values.append(value)
             timestamps.append(message.timestamp)
-        return SourceBatch(values, partition, timestamps, position)
+        return SourceBatch(values, partition, timestamps, position, handed_over=True)
 
     def _record(self, message: Message) -> KafkaRecord[Any, Any]:
         source = self._source

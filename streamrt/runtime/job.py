@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import gc
 import logging
 import os
 import time
@@ -148,10 +147,6 @@ class Job:
         self._run_task = asyncio.current_task()
         self._start_ns = time.perf_counter_ns()
         self.status = JobStatus.RUNNING
-        # What exists now (modules, the graph, a collection source's input) lives as long as
-        # the job: out of the collector's full passes, which otherwise walk it again and again
-        # as records and buffers come and go. Released when the job ends.
-        gc.freeze()
         try:
             await self._run_with_restarts()
         except asyncio.CancelledError:
@@ -166,7 +161,6 @@ class Job:
             self.failure = exc
             raise
         finally:
-            gc.unfreeze()
             self.started.set()
             self._end_ns = time.perf_counter_ns()
             await finalize_readers(

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import gc
 from collections import Counter as Tally
 from collections.abc import Callable
 from typing import Any
@@ -128,28 +127,3 @@ async def test_timestamps_survive_chains_and_channels(
     assert sorted(sink.records) == sorted(
         [(v * 2, 1_000 + v) for v in values] + [(v * 2 + 1, 1_000 + v) for v in values]
     )
-
-
-@pytest.mark.parametrize("fails", [False, True])
-async def test_a_job_freezes_the_heap_it_starts_with_and_releases_it_however_it_ends(
-    env_factory: Callable[..., StreamExecutionEnvironment], fails: bool
-) -> None:
-    frozen_while_running: list[int] = []
-
-    def note(n: int) -> int:
-        frozen_while_running.append(gc.get_freeze_count())
-        if fails and n == 2:
-            raise ValueError("boom")
-        return n
-
-    env = env_factory()
-    sink: CollectSink[int] = CollectSink()
-    env.from_collection([1, 2, 3]).map(note).sink_to(sink)
-    if fails:
-        with pytest.raises(Exception, match="boom"):
-            await env.execute_async("freeze")
-    else:
-        await env.execute_async("freeze")
-        assert sink.values == [1, 2, 3]
-    assert frozen_while_running and min(frozen_while_running) > 0
-    assert gc.get_freeze_count() == 0

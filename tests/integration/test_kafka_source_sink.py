@@ -382,9 +382,10 @@ async def test_kill_and_restart_loses_nothing(kafka: Kafka) -> None:
     group = f"crash-{source_topic}"
 
     def slowly(value: bytes) -> bytes:
-        # load shaping: keeps the job running across several checkpoints (about 2 s per
-        # subtask), so the cancel below reliably finds it running
-        time.sleep(0.0006)
+        # load shaping: keeps the job running across several checkpoints (about 4 s per
+        # subtask: after a full suite a checkpoint here has taken up to 2 s), so the cancel
+        # below reliably finds it running
+        time.sleep(0.0013)
         return value
 
     def build(env: StreamExecutionEnvironment) -> None:

@@ -24,7 +24,9 @@ from streamrt.runtime.config import UPPER_BOUND_MAX_PARALLELISM, check_max_paral
 
 __all__ = [
     "DEFAULT_MAX_PARALLELISM",
+    "KEY_CACHE_LIMIT",
     "KeyGroupAssigner",
+    "assign_to_key_group",
     "checked_key_selector",
     "compute_default_max_parallelism",
     "key_group_range",
@@ -33,6 +35,8 @@ __all__ = [
 ]
 
 DEFAULT_MAX_PARALLELISM: Final = 128
+#: keys a per-key cache (of key groups, of channels) remembers before it starts over
+KEY_CACHE_LIMIT: Final = 1 << 16
 _MASK: Final = 0xFFFFFFFF
 _dataclass_fields: dict[type, tuple[str, ...]] = {}
 
@@ -107,7 +111,6 @@ class KeyGroupAssigner:
     """
 
     __slots__ = ("_cache", "max_parallelism")
-    _CACHE_LIMIT: Final = 1 << 16
 
     def __init__(self, max_parallelism: int) -> None:
         self.max_parallelism = check_max_parallelism(max_parallelism)
@@ -121,11 +124,24 @@ class KeyGroupAssigner:
             pass
         except TypeError:
             raise _unhashable(key) from None
-        group = _murmur_fmix32(stable_hash(key)) % self.max_parallelism
-        if len(self._cache) >= self._CACHE_LIMIT:
+        group = assign_to_key_group(key, self.max_parallelism)
+        if len(self._cache) >= KEY_CACHE_LIMIT:
             self._cache.clear()
         self._cache[key] = group
         return group
+
+
+def assign_to_key_group(key: Any, max_parallelism: int) -> int:
+    """The key group of ``key``, uncached (``KeyGroupAssigner`` caches it).
+
+    Raises:
+        RecordError: ``key`` is not hashable, or has no stable hash.
+    """
+    try:
+        hash(key)
+    except TypeError:
+        raise _unhashable(key) from None
+    return _murmur_fmix32(stable_hash(key)) % max_parallelism
 
 
 def _unhashable(key: Any) -> RecordError:

@@ -11,7 +11,12 @@ import random
 from collections.abc import Callable
 from typing import Any, ClassVar
 
-from streamrt.runtime.key_groups import KeyGroupAssigner
+from streamrt.runtime.config import check_max_parallelism
+from streamrt.runtime.key_groups import (
+    KEY_CACHE_LIMIT,
+    assign_to_key_group,
+    operator_index_for_key_group,
+)
 
 __all__ = [
     "BroadcastPartitioner",
@@ -23,10 +28,6 @@ __all__ = [
     "ShufflePartitioner",
     "StreamPartitioner",
 ]
-
-
-#: keys whose channel a key-group partitioner remembers before it starts over
-_CHANNEL_CACHE_LIMIT = 1 << 16
 
 
 class StreamPartitioner:
@@ -165,8 +166,7 @@ class KeyGroupStreamPartitioner(StreamPartitioner):
     def __init__(self, key_selector: Callable[[Any], Any], max_parallelism: int = 128) -> None:
         super().__init__()
         self.key_selector = key_selector
-        self.max_parallelism = max_parallelism
-        self._assigner = KeyGroupAssigner(max_parallelism)
+        self.max_parallelism = check_max_parallelism(max_parallelism)
         self._channels: dict[Any, int] = {}
 
     def with_max_parallelism(self, max_parallelism: int) -> KeyGroupStreamPartitioner:
@@ -185,9 +185,9 @@ class KeyGroupStreamPartitioner(StreamPartitioner):
             return self._channels[key]  # keys repeat: one dict lookup instead of hashing
         except (KeyError, TypeError):  # new, or unhashable (key_group says so precisely)
             pass
-        group = self._assigner.key_group(key)
-        channel = group * self.num_channels // self.max_parallelism
-        if len(self._channels) >= _CHANNEL_CACHE_LIMIT:
+        group = assign_to_key_group(key, self.max_parallelism)
+        channel = operator_index_for_key_group(self.max_parallelism, self.num_channels, group)
+        if len(self._channels) >= KEY_CACHE_LIMIT:
             self._channels.clear()
         self._channels[key] = channel
         return channel
